@@ -1,0 +1,82 @@
+{#-
+  Dialect differences, dispatched per adapter (duckdb is the embedded default, spark the first
+  distributed target). dbt.safe_cast is a plain cast on DuckDB and Spark, so it is not used.
+-#}
+
+{% macro try_cast_double(expression) -%}
+    {{ return(adapter.dispatch('try_cast_double', 'warehouse_experiments')(expression)) }}
+{%- endmacro %}
+
+{% macro default__try_cast_double(expression) -%}
+    try_cast({{ expression }} as double)
+{%- endmacro %}
+
+{% macro duckdb__try_cast_double(expression) -%}
+    try_cast(trim(cast({{ expression }} as varchar)) as double)
+{%- endmacro %}
+
+{% macro spark__try_cast_double(expression) -%}
+    try_cast(trim(cast({{ expression }} as string)) as double)
+{%- endmacro %}
+
+
+{#- True when a double is neither NaN nor +-infinity (null stays null). -#}
+{% macro is_finite(expression) -%}
+    {{ return(adapter.dispatch('is_finite', 'warehouse_experiments')(expression)) }}
+{%- endmacro %}
+
+{% macro default__is_finite(expression) -%}
+    ({{ expression }} = {{ expression }} and abs({{ expression }}) < cast('Infinity' as double))
+{%- endmacro %}
+
+{% macro duckdb__is_finite(expression) -%}
+    isfinite({{ expression }})
+{%- endmacro %}
+
+{% macro spark__is_finite(expression) -%}
+    (not isnan({{ expression }}) and abs({{ expression }}) < double('Infinity'))
+{%- endmacro %}
+
+
+{#- Timestamp plus a whole number of days; the number may be a column. -#}
+{% macro add_days(timestamp_expression, days_expression) -%}
+    {{ return(adapter.dispatch('add_days', 'warehouse_experiments')(timestamp_expression, days_expression)) }}
+{%- endmacro %}
+
+{% macro default__add_days(timestamp_expression, days_expression) -%}
+    ({{ timestamp_expression }} + cast({{ days_expression }} as integer) * interval '1' day)
+{%- endmacro %}
+
+{% macro duckdb__add_days(timestamp_expression, days_expression) -%}
+    (cast({{ timestamp_expression }} as timestamp) + to_days(cast({{ days_expression }} as integer)))
+{%- endmacro %}
+
+{% macro spark__add_days(timestamp_expression, days_expression) -%}
+    timestampadd(DAY, cast({{ days_expression }} as int), cast({{ timestamp_expression }} as timestamp))
+{%- endmacro %}
+
+
+{#- Trimmed text; blank becomes null. -#}
+{% macro clean_text(expression) -%}
+    nullif(trim(cast({{ expression }} as {{ dbt.type_string() }})), '')
+{%- endmacro %}
+
+
+{#- The analysis as-of date: var('as_of_date') (validated YYYY-MM-DD) or the current date. -#}
+{% macro as_of_date() -%}
+    {%- set value = var('as_of_date', none) -%}
+    {%- if value is none or (value | string | trim) in ('', 'none', 'None', 'null') -%}
+        current_date
+    {%- else -%}
+        {%- set text = value | string | trim -%}
+        {%- if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', text) -%}
+            {{ exceptions.raise_compiler_error("var as_of_date must be YYYY-MM-DD, got: " ~ text) }}
+        {%- endif -%}
+        cast('{{ text }}' as date)
+    {%- endif -%}
+{%- endmacro %}
+
+{#- First instant after the as-of date: rows at or after it are in the future. -#}
+{% macro as_of_cutoff() -%}
+    {{ add_days('cast(' ~ as_of_date() ~ ' as timestamp)', 1) }}
+{%- endmacro %}

@@ -1,0 +1,56 @@
+-- Grain: one row per (experiment_id, unit_id) with at least one valid exposure row.
+-- Decides the unit's first exposure, its variant and dimensions, and whether it is excluded.
+with valid_rows as (
+    select * from {{ ref('int_exposures_validated') }}
+    where rejection_reason is null
+),
+
+ranked_rows as (
+    select
+        valid_rows.*,
+        row_number() over (
+            partition by valid_rows.experiment_id, valid_rows.unit_id
+            order by
+                valid_rows.exposed_at,
+                valid_rows.platform,
+                valid_rows.country,
+                valid_rows.city,
+                valid_rows.variant_id
+        ) as exposure_rank
+    from valid_rows
+),
+
+unit_summary as (
+    select
+        valid_rows.experiment_id,
+        valid_rows.unit_id,
+        count(*) as n_exposure_rows,
+        count(distinct valid_rows.variant_id) as n_variants,
+        max(case when valid_rows.is_internal then 1 else 0 end) = 1 as has_internal_row,
+        max(case when valid_rows.is_bot then 1 else 0 end) = 1 as has_bot_row,
+        min(valid_rows.exposed_at) as first_exposed_at
+    from valid_rows
+    group by valid_rows.experiment_id, valid_rows.unit_id
+)
+
+select
+    unit_summary.experiment_id,
+    unit_summary.unit_id,
+    first_rows.variant_id,
+    unit_summary.first_exposed_at,
+    cast(unit_summary.first_exposed_at as date) as exposure_date,
+    first_rows.platform,
+    first_rows.country,
+    first_rows.city,
+    unit_summary.n_exposure_rows,
+    unit_summary.n_variants,
+    case
+        when unit_summary.has_internal_row then 'internal_traffic'
+        when unit_summary.has_bot_row then 'bot_traffic'
+        when unit_summary.n_variants > 1 then 'multiple_variants'
+    end as exclusion_reason
+from unit_summary
+inner join ranked_rows as first_rows
+    on unit_summary.experiment_id = first_rows.experiment_id
+    and unit_summary.unit_id = first_rows.unit_id
+    and first_rows.exposure_rank = 1

@@ -1,0 +1,243 @@
+-- Grain: one row per (experiment_id, metric_id, unit_id, activity_date) on which the unit's
+-- cumulative metric value changes, plus its entry row on exposure_date.
+--
+-- Why deltas: the arm statistics at analysis date D are sums over units of functions of each
+-- unit's cumulative value at D (n, sum y, sum y^2, sum x*y, ...). Each such sum telescopes into
+-- the sum, over dates <= D, of per-unit changes (y_t^2 - y_{t-1}^2, x*(y_t - y_{t-1}), ...),
+-- so summing these changes per arm and day and taking a running total over days gives the
+-- exact statistics for every analysis date without materialising units x dates.
+
+
+with definitions as (
+    select * from {{ ref('int_experiment_metrics_defined') }}
+),
+
+units as (
+    select * from {{ ref('fct_exposures') }}
+),
+
+event_days as (
+    select * from {{ ref('int_unit_event_days') }}
+),
+
+component_values as (
+    -- Raw (untransformed) numerator and denominator per unit, metric, period and day.
+    select
+        definitions.experiment_id,
+        definitions.metric_id,
+        event_days.unit_id,
+        event_days.period,
+        event_days.activity_date,
+        sum(
+            case when event_days.event_name = definitions.num_event then
+                case definitions.num_measure
+                    when 'event_count' then cast(event_days.event_count as double)
+                    when 'value_sum' then event_days.value_sum
+                    when 'value_count' then cast(event_days.value_count as double)
+                end
+            else 0 end
+        ) as num_raw,
+        sum(
+            case when event_days.event_name = definitions.den_event then
+                case definitions.den_measure
+                    when 'event_count' then cast(event_days.event_count as double)
+                    when 'value_sum' then event_days.value_sum
+                    when 'value_count' then cast(event_days.value_count as double)
+                end
+            else 0 end
+        ) as den_raw
+    from event_days
+    inner join definitions
+        on event_days.experiment_id = definitions.experiment_id
+        and event_days.attribution_window_days = definitions.attribution_window_days
+        and event_days.pre_period_days = definitions.pre_period_days
+        and (
+            event_days.event_name = definitions.num_event
+            or event_days.event_name = definitions.den_event
+        )
+    group by
+        definitions.experiment_id,
+        definitions.metric_id,
+        event_days.unit_id,
+        event_days.period,
+        event_days.activity_date
+),
+
+unit_metrics as (
+    -- Every analysed unit x every metric of its experiment, with its pre-period covariates.
+    select
+        units.experiment_id,
+        definitions.metric_id,
+        units.unit_id,
+        units.variant_id,
+        units.platform,
+        units.country,
+        units.city,
+        units.exposure_date,
+        definitions.has_pre_period,
+        definitions.has_denominator,
+        definitions.num_is_indicator,
+        definitions.num_cap,
+        definitions.den_is_indicator,
+        definitions.den_cap,
+        pre_values.unit_id is not null as has_pre_events,
+        coalesce(pre_values.num_raw, 0) as pre_num_raw,
+        coalesce(pre_values.den_raw, 0) as pre_den_raw
+    from units
+    inner join definitions
+        on units.experiment_id = definitions.experiment_id
+    left join component_values as pre_values
+        on units.experiment_id = pre_values.experiment_id
+        and definitions.metric_id = pre_values.metric_id
+        and units.unit_id = pre_values.unit_id
+        and pre_values.period = 'pre'
+),
+
+daily_values as (
+    -- The entry row (exposure_date, no change) plus one row per day with post-period events.
+    select
+        unit_metrics.experiment_id,
+        unit_metrics.metric_id,
+        unit_metrics.unit_id,
+        unit_metrics.exposure_date as activity_date,
+        cast(0 as double) as num_raw,
+        cast(0 as double) as den_raw
+    from unit_metrics
+    union all
+    select
+        component_values.experiment_id,
+        component_values.metric_id,
+        component_values.unit_id,
+        component_values.activity_date,
+        component_values.num_raw,
+        component_values.den_raw
+    from component_values
+    where component_values.period = 'post'
+),
+
+daily_totals as (
+    select
+        daily_values.experiment_id,
+        daily_values.metric_id,
+        daily_values.unit_id,
+        daily_values.activity_date,
+        sum(daily_values.num_raw) as num_raw,
+        sum(daily_values.den_raw) as den_raw
+    from daily_values
+    group by
+        daily_values.experiment_id,
+        daily_values.metric_id,
+        daily_values.unit_id,
+        daily_values.activity_date
+),
+
+cumulative as (
+    select
+        daily_totals.experiment_id,
+        daily_totals.metric_id,
+        daily_totals.unit_id,
+        daily_totals.activity_date,
+        row_number() over (
+            partition by daily_totals.experiment_id, daily_totals.metric_id, daily_totals.unit_id
+            order by daily_totals.activity_date
+        ) = 1 as is_entry,
+        sum(daily_totals.num_raw) over (
+            partition by daily_totals.experiment_id, daily_totals.metric_id, daily_totals.unit_id
+            order by daily_totals.activity_date
+            rows between unbounded preceding and current row
+        ) as num_cumulative,
+        sum(daily_totals.den_raw) over (
+            partition by daily_totals.experiment_id, daily_totals.metric_id, daily_totals.unit_id
+            order by daily_totals.activity_date
+            rows between unbounded preceding and current row
+        ) as den_cumulative
+    from daily_totals
+),
+
+transformed as (
+    -- Per-unit values: conversion as an indicator, winsorisation cap on the unit total.
+    select
+        cumulative.experiment_id,
+        cumulative.metric_id,
+        cumulative.unit_id,
+        cumulative.activity_date,
+        cumulative.is_entry,
+        unit_metrics.variant_id,
+        unit_metrics.platform,
+        unit_metrics.country,
+        unit_metrics.city,
+        unit_metrics.has_pre_period,
+        unit_metrics.has_denominator,
+        unit_metrics.has_pre_events,
+        {{ unit_value('cumulative.num_cumulative', 'unit_metrics.num_is_indicator', 'unit_metrics.num_cap') }} as num_value,
+        {{ unit_value('cumulative.den_cumulative', 'unit_metrics.den_is_indicator', 'unit_metrics.den_cap') }} as den_value,
+        {{ unit_value('unit_metrics.pre_num_raw', 'unit_metrics.num_is_indicator', 'unit_metrics.num_cap') }} as pre_num_value,
+        {{ unit_value('unit_metrics.pre_den_raw', 'unit_metrics.den_is_indicator', 'unit_metrics.den_cap') }} as pre_den_value
+    from cumulative
+    inner join unit_metrics
+        on cumulative.experiment_id = unit_metrics.experiment_id
+        and cumulative.metric_id = unit_metrics.metric_id
+        and cumulative.unit_id = unit_metrics.unit_id
+),
+
+with_previous as (
+    select
+        transformed.*,
+        coalesce(lag(transformed.num_value) over (
+            partition by transformed.experiment_id, transformed.metric_id, transformed.unit_id
+            order by transformed.activity_date
+        ), 0) as previous_num_value,
+        coalesce(lag(transformed.den_value) over (
+            partition by transformed.experiment_id, transformed.metric_id, transformed.unit_id
+            order by transformed.activity_date
+        ), 0) as previous_den_value
+    from transformed
+),
+
+deltas as (
+    select
+        with_previous.experiment_id,
+        with_previous.metric_id,
+        with_previous.unit_id,
+        with_previous.variant_id,
+        with_previous.platform,
+        with_previous.country,
+        with_previous.city,
+        with_previous.activity_date,
+        with_previous.has_pre_period,
+        with_previous.has_denominator,
+        case when with_previous.is_entry then 1 else 0 end as n_units,
+        case when with_previous.is_entry and with_previous.has_pre_events then 1 else 0 end
+            as n_units_with_pre_period,
+        with_previous.num_value - with_previous.previous_num_value as sum_num,
+        with_previous.num_value * with_previous.num_value
+            - with_previous.previous_num_value * with_previous.previous_num_value as sum_num_sq,
+        with_previous.den_value - with_previous.previous_den_value as sum_den,
+        with_previous.den_value * with_previous.den_value
+            - with_previous.previous_den_value * with_previous.previous_den_value as sum_den_sq,
+        with_previous.num_value * with_previous.den_value
+            - with_previous.previous_num_value * with_previous.previous_den_value as sum_num_den,
+        case when with_previous.is_entry then with_previous.pre_num_value else 0 end as sum_pre_num,
+        case when with_previous.is_entry
+            then with_previous.pre_num_value * with_previous.pre_num_value else 0 end as sum_pre_num_sq,
+        case when with_previous.is_entry then with_previous.pre_den_value else 0 end as sum_pre_den,
+        case when with_previous.is_entry
+            then with_previous.pre_den_value * with_previous.pre_den_value else 0 end as sum_pre_den_sq,
+        case when with_previous.is_entry
+            then with_previous.pre_num_value * with_previous.pre_den_value else 0 end as sum_pre_num_pre_den,
+        with_previous.pre_num_value * (with_previous.num_value - with_previous.previous_num_value)
+            as sum_num_pre_num,
+        with_previous.pre_den_value * (with_previous.num_value - with_previous.previous_num_value)
+            as sum_num_pre_den,
+        with_previous.pre_num_value * (with_previous.den_value - with_previous.previous_den_value)
+            as sum_den_pre_num,
+        with_previous.pre_den_value * (with_previous.den_value - with_previous.previous_den_value)
+            as sum_den_pre_den
+    from with_previous
+)
+
+select *
+from deltas
+where deltas.n_units = 1
+    or deltas.sum_num <> 0
+    or deltas.sum_den <> 0

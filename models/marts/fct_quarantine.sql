@@ -1,0 +1,90 @@
+-- Grain: one row per (source_table, experiment_id, reason). Every raw row that does not reach the
+-- analysis is counted here with why. is_exclusion = false marks informational rows (repeat
+-- exposures of a kept unit are collapsed, not lost). experiment_id is null for metric events
+-- (rows of the event log are not tied to an experiment) and '(missing)' for exposure rows
+-- without one.
+with exposure_rows as (
+    select * from {{ ref('int_exposures_validated') }}
+),
+
+exposure_units as (
+    select * from {{ ref('int_exposure_units_classified') }}
+),
+
+event_rows as (
+    select * from {{ ref('int_metric_events_validated') }}
+),
+
+rejected_exposure_rows as (
+    select
+        'exposures' as source_table,
+        coalesce(exposure_rows.experiment_id, '(missing)') as experiment_id,
+        exposure_rows.rejection_reason as reason,
+        true as is_exclusion,
+        count(*) as n_rows,
+        count(distinct exposure_rows.unit_id) as n_units
+    from exposure_rows
+    where exposure_rows.rejection_reason is not null
+    group by
+        coalesce(exposure_rows.experiment_id, '(missing)'),
+        exposure_rows.rejection_reason
+),
+
+excluded_units as (
+    select
+        'exposures' as source_table,
+        exposure_units.experiment_id,
+        exposure_units.exclusion_reason as reason,
+        true as is_exclusion,
+        sum(exposure_units.n_exposure_rows) as n_rows,
+        count(*) as n_units
+    from exposure_units
+    where exposure_units.exclusion_reason is not null
+    group by exposure_units.experiment_id, exposure_units.exclusion_reason
+),
+
+collapsed_repeats as (
+    select
+        'exposures' as source_table,
+        exposure_units.experiment_id,
+        'repeat_exposure_collapsed' as reason,
+        false as is_exclusion,
+        sum(exposure_units.n_exposure_rows - 1) as n_rows,
+        0 as n_units
+    from exposure_units
+    where exposure_units.exclusion_reason is null
+        and exposure_units.n_exposure_rows > 1
+    group by exposure_units.experiment_id
+),
+
+rejected_event_rows as (
+    select
+        'metric_events' as source_table,
+        cast(null as {{ dbt.type_string() }}) as experiment_id,
+        event_rows.rejection_reason as reason,
+        true as is_exclusion,
+        count(*) as n_rows,
+        count(distinct event_rows.unit_id) as n_units
+    from event_rows
+    where event_rows.rejection_reason is not null
+    group by event_rows.rejection_reason
+),
+
+unioned as (
+    select * from rejected_exposure_rows
+    union all
+    select * from excluded_units
+    union all
+    select * from collapsed_repeats
+    union all
+    select * from rejected_event_rows
+)
+
+select
+    unioned.source_table,
+    unioned.experiment_id,
+    unioned.reason,
+    unioned.is_exclusion,
+    cast(unioned.n_rows as bigint) as n_rows,
+    cast(unioned.n_units as bigint) as n_units
+from unioned
