@@ -1,0 +1,494 @@
+"""``compute_results``: per-arm sufficient statistics -> treatment-vs-control results.
+
+Pure and vectorised: string keys are dictionary-encoded with pyarrow, rows are matched to their
+control arm and metric configuration with integer codes, and every statistic is computed on
+numpy arrays, one block per test method. Nothing raises on degenerate data: every row gets a
+``status`` ('ok' | 'insufficient_data' | 'missing_control' | 'invalid_input') and a
+``status_reason`` ('; '-joined codes, null when there is nothing to report). See
+``docs/statistics.md`` for every formula and convention.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from . import _arrow as A
+from .cuped import cuped_means, cuped_ratio
+from .means import welch_ttest, z_test_difference
+from .moments import PRECISION_LOSS_CONDITION, ArmSums, inconsistent_sums, reciprocals, var_r
+from .multiple_testing import holm
+from .proportions import two_proportion_ztest
+from .ratio import ratio_delta_method
+from .relative import FIELLER_UNBOUNDED, LOG_UNDEFINED, ZERO_CONTROL_MEAN, relative_lift
+from .schemas import ARM_STATS_SUM_COLUMNS, RESULTS_SCHEMA
+
+AGGREGATIONS = ("conversion", "count", "sum", "mean", "ratio")
+ROLES = ("primary", "secondary", "guardrail")
+DIRECTIONS = ("increase", "decrease")
+SCALES = ("relative", "absolute")
+TEST_METHODS = ("two_proportion_z", "welch_t", "delta_method_z")
+ESTIMATE_METHODS = ("unadjusted", "cuped")
+GUARDRAIL_STATUSES = ("breached", "non_inferior", "inconclusive")
+STATUSES = ("ok", "insufficient_data", "missing_control", "invalid_input")
+
+#: default minimum number of units in each arm for any inference
+MIN_UNITS_PER_ARM = 2
+
+# --- status_reason codes: (name, category); category decides the status ----------------------
+_INVALID, _MISSING, _INSUFF, _INFO = 3, 2, 1, 0
+REASONS: tuple[tuple[str, int], ...] = (
+    ("missing_metric_config", _INVALID),
+    ("unknown_aggregation", _INVALID),
+    ("invalid_desired_direction", _INVALID),
+    ("invalid_alpha", _INVALID),
+    ("unknown_variant", _INVALID),
+    ("multiple_control_variants", _INVALID),
+    ("duplicate_arm_rows", _INVALID),
+    ("invalid_n_units", _INVALID),
+    ("missing_sums", _INVALID),
+    ("conversions_out_of_range", _INVALID),
+    ("inconsistent_sums", _INVALID),
+    ("invalid_practical_threshold", _INVALID),
+    ("no_control_variant_registered", _MISSING),
+    ("control_arm_missing", _MISSING),
+    ("n_control_below_minimum", _INSUFF),
+    ("n_treatment_below_minimum", _INSUFF),
+    ("zero_denominator", _INSUFF),
+    ("zero_variance", _INSUFF),
+    ("relative_effect_undefined_zero_control_mean", _INFO),
+    ("relative_ci_undefined", _INFO),
+    ("cuped_missing_pre_period_sums", _INFO),
+    ("cuped_zero_covariate_variance", _INFO),
+    ("cuped_not_computable", _INFO),
+    ("variance_precision_loss", _INFO),
+    ("guardrail_tolerance_missing_assumed_0", _INFO),
+)
+_BIT = {name: np.int64(1) << np.int64(i) for i, (name, _) in enumerate(REASONS)}
+_CAT_MASK = {
+    cat: np.int64(sum(int(_BIT[n]) for n, c in REASONS if c == cat)) for cat in (_INVALID, _MISSING, _INSUFF, _INFO)
+}
+
+
+def _ext(a: np.ndarray, fill=np.nan) -> np.ndarray:
+    """Append a fill value so that index -1 selects it."""
+    return np.append(a, np.asarray([fill], dtype=a.dtype))
+
+
+def _gather(a: np.ndarray, idx: np.ndarray, neg: np.ndarray | None) -> np.ndarray:
+    """a[idx] with NaN where idx < 0 (``neg`` = idx < 0, or None when there is none)."""
+    out = a.take(idx, mode="clip") if neg is not None else a[idx]
+    if neg is not None:
+        out[neg] = np.nan
+    return out
+
+
+def _precision_loss(n, s, ss, var) -> np.ndarray:
+    """Σy²/SS > PRECISION_LOSS_CONDITION for a positive variance (see moments module)."""
+    with np.errstate(invalid="ignore"):
+        return (var > 0) & (np.abs(ss) > PRECISION_LOSS_CONDITION * var * (n - 1.0))
+
+
+def _reason_strings(bits: np.ndarray) -> pa.Array:
+    inv, uniq = pd.factorize(bits)
+    labels = []
+    for u in uniq:  # loop over distinct bit patterns only (a handful), not rows
+        names = [name for name, _ in REASONS if int(u) & int(_BIT[name])]
+        labels.append("; ".join(names) if names else None)
+    return A.take_or_null(pa.array(labels, type=pa.string()), np.asarray(inv, dtype=np.int64))
+
+
+def compute_results(
+    arm_stats,
+    metric_configs,
+    variants,
+    *,
+    relative_ci_method: str = "delta",
+    continuity_correction: bool = False,
+    min_units_per_arm: int = MIN_UNITS_PER_ARM,
+) -> pa.Table:
+    """Treatment-vs-control results for every experiment x metric x treatment arm x slice x
+    analysis date of ``arm_stats`` (pandas DataFrame or pyarrow Table; columns as in
+    ``fct_arm_statistics``), given ``metric_configs`` (one row per experiment_id, metric_id) and
+    ``variants`` (experiment_id, variant_id, is_control, traffic_weight).
+
+    Returns a pyarrow Table with schema :data:`analysis_py.schemas.RESULTS_SCHEMA`.
+    ``relative_ci_method`` is 'delta' | 'log' | 'fieller'; ``continuity_correction`` applies to
+    the two-proportion z-test.
+    """
+    arm = A.to_table(arm_stats)
+    cfg = A.to_table(metric_configs)
+    var = A.to_table(variants)
+    N, NC, NV = arm.num_rows, cfg.num_rows, var.num_rows
+    col = lambda t, c: A.column(t, c)  # noqa: E731
+
+    # ---- keys -------------------------------------------------------------------------------
+    e_codes, e_dict = A.encode(col(arm, "experiment_id"), N)
+    m_codes, m_dict = A.encode(col(arm, "metric_id"), N)
+    v_codes, v_dict = A.encode(col(arm, "variant_id"), N)
+    dn_codes, dn_dict = A.encode(col(arm, "dimension_name"), N)
+    dv_codes, dv_dict = A.encode(col(arm, "dimension_value"), N)
+    date_arr = A.as_date32(col(arm, "analysis_date"), N)
+    days = A.date_days(date_arr, N)
+    t_codes = np.where(np.isnan(days), -1, days - (np.nanmin(days) if N and np.isfinite(days).any() else 0)).astype(np.int64)
+    key = A.combine_codes(e_codes, m_codes, dn_codes, dv_codes, t_codes) if N else np.zeros(0, np.int64)
+    G = int(key.max()) + 1 if N else 0
+    E, V, M = len(e_dict), len(v_dict), len(m_dict)
+
+    # ---- variants: which arm rows are the control -----------------------------------------
+    ve = A.lookup(col(var, "experiment_id"), e_dict, NV)
+    vv = A.lookup(col(var, "variant_id"), v_dict, NV)
+    vctrl = A.bool_np(col(var, "is_control"), NV)
+    vok = ve >= 0
+    n_ctrl_exp = np.bincount(ve[vok & vctrl], minlength=E) if E else np.zeros(0, np.int64)
+    ctrl_rows_var = np.flatnonzero(vok & vctrl)
+    ctrl_var_row_exp = np.full(E, -1, dtype=np.int64)
+    ctrl_var_row_exp[ve[ctrl_rows_var][::-1]] = ctrl_rows_var[::-1]  # first registered control
+    reg = vok & (vv >= 0)
+    reg_pairs = np.unique(ve[reg] * (V + 1) + vv[reg])
+    arm_pair = e_codes * (V + 1) + v_codes
+    if len(reg_pairs):
+        pos = np.clip(np.searchsorted(reg_pairs, arm_pair), 0, len(reg_pairs) - 1)
+        known = reg_pairs[pos] == arm_pair
+    else:
+        known = np.zeros(N, bool)
+    # the control arm is the first registered control of the experiment; further "controls"
+    # are analysed as treatments and flagged invalid (multiple_control_variants)
+    ctrl_vcode_exp = _ext(vv, -1)[ctrl_var_row_exp] if E else np.zeros(0, np.int64)
+    is_ctrl = known & (v_codes == _ext(ctrl_vcode_exp, -2)[e_codes]) & (v_codes >= 0)
+
+    crow = np.flatnonzero(is_ctrl)
+    ctrl_count = np.bincount(key[crow], minlength=G)
+    ctrl_of_key = np.full(G, -1, dtype=np.int64)
+    ctrl_of_key[key[crow]] = crow
+    T = np.flatnonzero(~is_ctrl)
+    R = len(T)
+    C = ctrl_of_key[key[T]] if R else np.zeros(0, np.int64)
+    eT = e_codes[T]
+    bits = np.zeros(R, dtype=np.int64)
+
+    def flag(mask, name, where=None):
+        if where is None:
+            np.bitwise_or(bits, _BIT[name], out=bits, where=np.asarray(mask, dtype=bool))
+        elif np.any(mask):
+            bits[where[np.asarray(mask, dtype=bool)]] |= _BIT[name]
+
+    flag(~known[T], "unknown_variant")
+    n_ctrl_T = _ext(n_ctrl_exp.astype(np.int64), 0)[eT]
+    flag(n_ctrl_T > 1, "multiple_control_variants")
+    flag((C < 0) & (n_ctrl_T == 0), "no_control_variant_registered")
+    flag((C < 0) & (n_ctrl_T > 0), "control_arm_missing")
+    if R:
+        tkey = key[T] * (V + 1) + (v_codes[T] + 1)
+        dup_t = np.zeros(R, bool)
+        if len(pd.unique(tkey)) < R:  # rare: only then find which rows are duplicated
+            dup_t = pd.Series(tkey).duplicated(keep=False).to_numpy()
+        dup_c = _ext(ctrl_count.astype(np.int64), 0)[np.where(C < 0, -1, key[T])] > 1
+        flag(dup_t | (dup_c & (n_ctrl_T <= 1)), "duplicate_arm_rows")
+
+    # ---- metric configuration per result row -------------------------------------------------
+    ce = A.lookup(col(cfg, "experiment_id"), e_dict, NC)
+    cm = A.lookup(col(cfg, "metric_id"), m_dict, NC)
+    cok = (ce >= 0) & (cm >= 0)
+    crows = np.flatnonzero(cok)
+    cp_sorted, first = np.unique(ce[crows] * (M + 1) + cm[crows], return_index=True)
+    cp_first = crows[first]  # first config row of each (experiment, metric)
+    tpair = eT * (M + 1) + m_codes[T]
+    cfg_idx = np.full(R, -1, dtype=np.int64)
+    if len(cp_sorted) and R:
+        cpos = np.clip(np.searchsorted(cp_sorted, tpair), 0, len(cp_sorted) - 1)
+        cfg_idx = np.where(cp_sorted[cpos] == tpair, cp_first[cpos], -1)
+    has_cfg = cfg_idx >= 0
+    flag(~has_cfg, "missing_metric_config")
+
+    def cfg_code(name, labels):
+        arr = col(cfg, name)
+        if arr is None:
+            return np.full(R, -1, dtype=np.int64)
+        s = pc.utf8_lower(pc.utf8_trim_whitespace(A.as_string(arr, NC)))
+        codes = A.lookup(s, pa.array(labels, type=pa.string()), NC)
+        return _ext(codes, -1)[cfg_idx]
+
+    def cfg_float(name):
+        return _ext(A.float_np(col(cfg, name), NC))[cfg_idx]
+
+    def cfg_bool(name):
+        return _ext(A.bool_np(col(cfg, name), NC), False)[cfg_idx]
+
+    agg = cfg_code("aggregation", AGGREGATIONS)
+    role = cfg_code("metric_role", ROLES)
+    direction = cfg_code("desired_direction", DIRECTIONS)
+    scale = cfg_code("threshold_scale", SCALES)
+    alpha = cfg_float("alpha")
+    threshold = cfg_float("practical_threshold")
+    tolerance = cfg_float("guardrail_tolerance")
+    use_cuped = cfg_bool("use_cuped") & cfg_bool("has_pre_period")
+    flag(has_cfg & (agg < 0), "unknown_aggregation")
+    flag(has_cfg & (direction < 0), "invalid_desired_direction")
+    flag(has_cfg & ~((alpha > 0) & (alpha < 1)), "invalid_alpha")
+    flag(has_cfg & (threshold < 0), "invalid_practical_threshold")
+    threshold = np.where(np.isnan(threshold), 0.0, threshold)
+    is_guard = role == 2
+    flag(is_guard & np.isnan(tolerance), "guardrail_tolerance_missing_assumed_0")
+    tolerance = np.where(np.isnan(tolerance), 0.0, tolerance)
+    sign = np.where(direction == 1, -1.0, 1.0)
+    alpha_safe = np.where((alpha > 0) & (alpha < 1), alpha, 0.05)
+
+    # ---- arm sufficient statistics (treatment rows T, control rows C; C=-1 -> NaN) -------------
+    n_all = A.float_np(col(arm, "n_units"), N)
+    sums_all = {c: A.float_np(col(arm, c), N) for c in ARM_STATS_SUM_COLUMNS}
+    cneg = C < 0
+    cneg = cneg if cneg.any() else None
+    nT = n_all[T]
+    nC = _gather(n_all, C, cneg)
+    bad_n = lambda n: ~(n >= 0) | (n != np.floor(n))  # noqa: E731
+    flag(bad_n(nT) | ((C >= 0) & bad_n(nC)), "invalid_n_units")
+    flag((nC < min_units_per_arm), "n_control_below_minimum")
+    flag((nT < min_units_per_arm), "n_treatment_below_minimum")
+
+    out = {name: np.full(R, np.nan) for name in (
+        "mean_control", "mean_treatment", "absolute_effect", "std_error", "test_statistic",
+        "degrees_of_freedom", "p_value", "ci_lower", "ci_upper", "relative_effect",
+        "relative_ci_lower", "relative_ci_upper", "cuped_theta", "cuped_absolute_effect",
+        "cuped_std_error", "cuped_ci_lower", "cuped_ci_upper", "cuped_p_value",
+        "cuped_relative_effect", "cuped_relative_ci_lower", "cuped_relative_ci_upper",
+        "variance_reduction", "cuped_mean_control")}
+    test_method = np.full(R, -1, dtype=np.int64)
+    cuped_usable = np.zeros(R, dtype=bool)
+
+    def arm_sums(sel, names):
+        t, c = T[sel], C[sel]
+        neg = cneg[sel] if cneg is not None else None
+        neg = neg if neg is not None and neg.any() else None
+        tr = {k: sums_all[k][t] for k in names}
+        cr = {k: _gather(sums_all[k], c, neg) for k in names}
+        return cr, tr
+
+    def put(sel, **kw):
+        for k, v in kw.items():
+            out[k][sel] = v
+
+    def rel_flags(sel, flags):
+        flag(flags == ZERO_CONTROL_MEAN, "relative_effect_undefined_zero_control_mean", sel)
+        flag((flags == LOG_UNDEFINED) | (flags == FIELLER_UNBOUNDED), "relative_ci_undefined", sel)
+
+    def missing_sums(sel, n_c, n_t, cr, tr, names):
+        miss_t = np.zeros(len(sel), bool)
+        miss_c = np.zeros(len(sel), bool)
+        for k in names:
+            miss_t |= np.isnan(tr[k])
+            miss_c |= np.isnan(cr[k])
+        flag(((n_t > 0) & miss_t) | ((n_c > 0) & miss_c), "missing_sums", sel)
+
+    # conversion: two-proportion z ------------------------------------------------------------
+    sel = np.flatnonzero(agg == 0)
+    if sel.size:
+        names = ("sum_num",)
+        cr, tr = arm_sums(sel, names)
+        n_c, n_t = nC[sel], nT[sel]
+        missing_sums(sel, n_c, n_t, cr, tr, names)
+        xc, xt = cr["sum_num"], tr["sum_num"]
+        flag((xc < 0) | (xc > n_c) | (xt < 0) | (xt > n_t), "conversions_out_of_range", sel)
+        r = two_proportion_ztest(xc, n_c, xt, n_t, alpha=alpha_safe[sel], continuity_correction=continuity_correction)
+        flag(~(r.std_error_pooled > 0) & (n_c > 0) & (n_t > 0), "zero_variance", sel)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            vc = r.p_control * (1 - r.p_control) / n_c
+            vt = r.p_treatment * (1 - r.p_treatment) / n_t
+        rl = relative_lift(r.p_control, vc, r.p_treatment, vt, alpha=alpha_safe[sel], method=relative_ci_method)
+        rel_flags(sel, rl.flag)
+        put(sel, mean_control=r.p_control, mean_treatment=r.p_treatment, absolute_effect=r.estimate,
+            std_error=r.std_error, test_statistic=r.statistic, p_value=r.p_value, ci_lower=r.ci_lower,
+            ci_upper=r.ci_upper, relative_effect=rl.estimate, relative_ci_lower=rl.ci_lower,
+            relative_ci_upper=rl.ci_upper)
+        test_method[sel] = 0
+
+    # count / sum: Welch t ----------------------------------------------------------------------
+    sel = np.flatnonzero((agg == 1) | (agg == 2))
+    if sel.size:
+        names = ("sum_num", "sum_num_sq")
+        cr, tr = arm_sums(sel, names)
+        n_c, n_t = nC[sel], nT[sel]
+        missing_sums(sel, n_c, n_t, cr, tr, names)
+        flag(inconsistent_sums(n_c, cr["sum_num"], cr["sum_num_sq"]) | inconsistent_sums(n_t, tr["sum_num"], tr["sum_num_sq"]),
+             "inconsistent_sums", sel)
+        ic, icm1 = reciprocals(n_c)
+        it, itm1 = reciprocals(n_t)
+        mc = cr["sum_num"] * ic
+        mt = tr["sum_num"] * it
+        vc = var_r(cr["sum_num"], cr["sum_num_sq"], ic, icm1)
+        vt = var_r(tr["sum_num"], tr["sum_num_sq"], it, itm1)
+        flag(_precision_loss(n_c, cr["sum_num"], cr["sum_num_sq"], vc) | _precision_loss(n_t, tr["sum_num"], tr["sum_num_sq"], vt),
+             "variance_precision_loss", sel)
+        w = welch_ttest(mc, vc, n_c, mt, vt, n_t, alpha=alpha_safe[sel])
+        flag(~(w.std_error > 0) & (n_c >= 2) & (n_t >= 2), "zero_variance", sel)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rl = relative_lift(mc, vc * ic, mt, vt * it, alpha=alpha_safe[sel], method=relative_ci_method,
+                               crit=w.critical_value)
+        rel_flags(sel, rl.flag)
+        put(sel, mean_control=mc, mean_treatment=mt, absolute_effect=w.estimate, std_error=w.std_error,
+            test_statistic=w.statistic, degrees_of_freedom=w.df, p_value=w.p_value, ci_lower=w.ci_lower,
+            ci_upper=w.ci_upper, relative_effect=rl.estimate, relative_ci_lower=rl.ci_lower,
+            relative_ci_upper=rl.ci_upper)
+        test_method[sel] = 1
+
+    # mean / ratio: delta method z ---------------------------------------------------------------
+    sel = np.flatnonzero((agg == 3) | (agg == 4))
+    if sel.size:
+        names = ("sum_num", "sum_num_sq", "sum_den", "sum_den_sq", "sum_num_den")
+        cr, tr = arm_sums(sel, names)
+        n_c, n_t = nC[sel], nT[sel]
+        missing_sums(sel, n_c, n_t, cr, tr, names)
+        incons = np.zeros(sel.size, bool)
+        for a, nn in ((cr, n_c), (tr, n_t)):
+            incons |= inconsistent_sums(nn, a["sum_num"], a["sum_num_sq"]) | inconsistent_sums(nn, a["sum_den"], a["sum_den_sq"])
+        flag(incons, "inconsistent_sums", sel)
+        rc = ratio_delta_method(n_c, cr["sum_num"], cr["sum_num_sq"], cr["sum_den"], cr["sum_den_sq"], cr["sum_num_den"])
+        rt = ratio_delta_method(n_t, tr["sum_num"], tr["sum_num_sq"], tr["sum_den"], tr["sum_den_sq"], tr["sum_num_den"])
+        zero_den = ((n_c > 0) & (cr["sum_den"] == 0)) | ((n_t > 0) & (tr["sum_den"] == 0))
+        flag(zero_den, "zero_denominator", sel)
+        z = z_test_difference(rc.ratio, rc.variance, rt.ratio, rt.variance, alpha=alpha_safe[sel])
+        flag(~(z.std_error > 0) & (n_c >= 2) & (n_t >= 2) & ~zero_den, "zero_variance", sel)
+        rl = relative_lift(rc.ratio, rc.variance, rt.ratio, rt.variance, alpha=alpha_safe[sel], method=relative_ci_method)
+        rel_flags(sel, rl.flag)
+        put(sel, mean_control=rc.ratio, mean_treatment=rt.ratio, absolute_effect=z.estimate, std_error=z.std_error,
+            test_statistic=z.statistic, p_value=z.p_value, ci_lower=z.ci_lower, ci_upper=z.ci_upper,
+            relative_effect=rl.estimate, relative_ci_lower=rl.ci_lower, relative_ci_upper=rl.ci_upper)
+        test_method[sel] = 2
+
+    # ---- status of the unadjusted analysis ----------------------------------------------------
+    def status_of(b):
+        return np.where(b & _CAT_MASK[_INVALID], 3, np.where(b & _CAT_MASK[_MISSING], 2, np.where(b & _CAT_MASK[_INSUFF], 1, 0)))
+
+    ok_unadj = status_of(bits) == 0
+
+    # ---- CUPED ------------------------------------------------------------------------------------
+    for ratio_like, mask in ((False, (agg >= 0) & (agg <= 2)), (True, (agg == 3) | (agg == 4))):
+        sel = np.flatnonzero(mask & use_cuped & ok_unadj)
+        if not sel.size:
+            continue
+        if ratio_like:
+            names = ARM_STATS_SUM_COLUMNS
+            pre_names = ("sum_pre_num", "sum_pre_num_sq", "sum_pre_den", "sum_pre_den_sq", "sum_pre_num_pre_den",
+                         "sum_num_pre_num", "sum_num_pre_den", "sum_den_pre_num", "sum_den_pre_den")
+        else:
+            names = ("sum_num", "sum_num_sq", "sum_pre_num", "sum_pre_num_sq", "sum_num_pre_num")
+            pre_names = ("sum_pre_num", "sum_pre_num_sq", "sum_num_pre_num")
+        cr, tr = arm_sums(sel, names)
+        n_c, n_t = nC[sel], nT[sel]
+        miss = np.zeros(sel.size, bool)
+        for k in pre_names:
+            miss |= np.isnan(cr[k]) | np.isnan(tr[k])
+        if ratio_like:
+            cu = cuped_ratio(ArmSums.from_mapping({"n_units": n_c, **cr}), ArmSums.from_mapping({"n_units": n_t, **tr}),
+                             alpha=alpha_safe[sel])
+        else:
+            cu = cuped_means(n_c, cr["sum_num"], cr["sum_num_sq"], cr["sum_pre_num"], cr["sum_pre_num_sq"], cr["sum_num_pre_num"],
+                             n_t, tr["sum_num"], tr["sum_num_sq"], tr["sum_pre_num"], tr["sum_pre_num_sq"], tr["sum_num_pre_num"],
+                             alpha=alpha_safe[sel])
+        flag(miss, "cuped_missing_pre_period_sums", sel)
+        flag(~miss & cu.zero_covariate_variance, "cuped_zero_covariate_variance", sel)
+        usable = cu.computable & ~cu.zero_covariate_variance & (cu.std_error > 0)
+        flag(~miss & ~cu.zero_covariate_variance & ~usable, "cuped_not_computable", sel)
+        rl = relative_lift(cu.mean_control, cu.variance_control, cu.mean_treatment, cu.variance_treatment,
+                           alpha=alpha_safe[sel], method=relative_ci_method)
+        put(sel, cuped_theta=cu.theta, cuped_absolute_effect=cu.estimate, cuped_std_error=cu.std_error,
+            cuped_ci_lower=cu.ci_lower, cuped_ci_upper=cu.ci_upper, cuped_p_value=cu.p_value,
+            cuped_relative_effect=rl.estimate, cuped_relative_ci_lower=rl.ci_lower,
+            cuped_relative_ci_upper=rl.ci_upper, variance_reduction=cu.variance_reduction,
+            cuped_mean_control=cu.mean_control)
+        cuped_usable[sel] = usable
+
+    # ---- final status; blank out what cannot be trusted ------------------------------------------
+    status = status_of(bits)
+    not_ok = status != 0
+    invalid = status == 3
+    inferential = ("std_error", "test_statistic", "degrees_of_freedom", "p_value", "ci_lower", "ci_upper",
+                   "relative_ci_lower", "relative_ci_upper", "cuped_theta", "cuped_absolute_effect",
+                   "cuped_std_error", "cuped_ci_lower", "cuped_ci_upper", "cuped_p_value", "cuped_relative_effect",
+                   "cuped_relative_ci_lower", "cuped_relative_ci_upper", "variance_reduction", "cuped_mean_control")
+    for k in inferential:
+        out[k][not_ok] = np.nan
+    for k in ("mean_control", "mean_treatment", "absolute_effect", "relative_effect"):
+        out[k][invalid] = np.nan
+    cuped_usable &= ~not_ok
+
+    # ---- decision estimate ------------------------------------------------------------------------
+    cu_ = cuped_usable
+    d_eff = np.where(cu_, out["cuped_absolute_effect"], out["absolute_effect"])
+    d_lo = np.where(cu_, out["cuped_ci_lower"], out["ci_lower"])
+    d_hi = np.where(cu_, out["cuped_ci_upper"], out["ci_upper"])
+    d_p = np.where(cu_, out["cuped_p_value"], out["p_value"])
+    d_rel = np.where(cu_, out["cuped_relative_effect"], out["relative_effect"])
+    d_rlo = np.where(cu_, out["cuped_relative_ci_lower"], out["relative_ci_lower"])
+    d_rhi = np.where(cu_, out["cuped_relative_ci_upper"], out["relative_ci_upper"])
+    p_holm = holm(d_p, key[T]) if R else np.zeros(0)
+
+    # orient the relative effect like the absolute one (matters only for negative control means)
+    ref_mean = np.where(cu_, out["cuped_mean_control"], out["mean_control"])
+    neg = ref_mean < 0
+    o_rel = np.where(neg, -d_rel, d_rel)
+    o_rlo = np.where(neg, -d_rhi, d_rlo)
+    o_rhi = np.where(neg, -d_rlo, d_rhi)
+
+    with np.errstate(invalid="ignore"):
+        stat_sig = (p_holm < alpha) & ~not_ok
+        moved = np.where(scale == 1, sign * d_eff, sign * o_rel)
+        prac_sig = (moved >= threshold) & (moved > 0) & ~not_ok
+        harm_rel = -sign * o_rel
+        breached = stat_sig & (sign * d_eff < 0) & (harm_rel > tolerance)
+        harm_bound = np.where(sign > 0, -o_rlo, o_rhi)  # relative harm at the harmful-side CI bound
+        non_inf = (harm_bound <= tolerance) & ~not_ok
+    g_status = np.where(is_guard, np.where(breached, 0, np.where(non_inf, 1, 2)), -1)
+
+    # ---- assemble ---------------------------------------------------------------------------------
+    ctrl_vid_row = A.take_or_null(v_dict, _ext(v_codes, -1)[C]) if R else pa.nulls(0, pa.string())
+    var_vid = A.as_string(col(var, "variant_id"), NV)
+    reg_ctrl_vid = A.take_or_null(var_vid, _ext(ctrl_var_row_exp, -1)[eT]) if R else pa.nulls(0, pa.string())
+    cfg_str = lambda name: A.take_or_null(A.as_string(col(cfg, name), NC), cfg_idx)  # noqa: E731
+    F = A.float_out
+    cols = {
+        "experiment_id": A.take_or_null(e_dict, eT),
+        "metric_id": A.take_or_null(m_dict, m_codes[T]),
+        "metric_role": cfg_str("metric_role"),
+        "aggregation": cfg_str("aggregation"),
+        "control_variant_id": pc.coalesce(ctrl_vid_row, reg_ctrl_vid),
+        "treatment_variant_id": A.take_or_null(v_dict, v_codes[T]),
+        "dimension_name": A.take_or_null(dn_dict, dn_codes[T]),
+        "dimension_value": A.take_or_null(dv_dict, dv_codes[T]),
+        "analysis_date": pc.take(date_arr, pa.array(T, type=pa.int64())),
+        "n_control": A.int_out(nC),
+        "n_treatment": A.int_out(nT),
+        "test_method": A.labels_out(test_method, TEST_METHODS),
+        "estimate_method": A.labels_out(np.where(cuped_usable, 1, 0), ESTIMATE_METHODS),
+        "decision_effect": F(d_eff),
+        "decision_ci_lower": F(d_lo),
+        "decision_ci_upper": F(d_hi),
+        "decision_p_value": F(d_p),
+        "decision_relative_effect": F(d_rel),
+        "decision_relative_ci_lower": F(d_rlo),
+        "decision_relative_ci_upper": F(d_rhi),
+        "p_value_holm": F(p_holm),
+        "alpha": F(alpha),
+        "desired_direction": cfg_str("desired_direction"),
+        "practical_threshold": F(cfg_float("practical_threshold")),
+        "threshold_scale": cfg_str("threshold_scale"),
+        "guardrail_tolerance": F(cfg_float("guardrail_tolerance")),
+        "is_statistically_significant": A.bool_out(stat_sig),
+        "is_practically_significant": A.bool_out(prac_sig),
+        "guardrail_status": A.labels_out(g_status, GUARDRAIL_STATUSES),
+        "status": A.labels_out(status, STATUSES),
+        "status_reason": _reason_strings(bits),
+    }
+    for k, v in out.items():
+        if k != "cuped_mean_control":
+            cols[k] = F(v)
+    arrays = []
+    for f in RESULTS_SCHEMA:
+        a = cols[f.name]
+        if isinstance(a, pa.ChunkedArray):
+            a = a.combine_chunks()
+        if a.type != f.type:
+            a = pc.cast(a, f.type)
+        arrays.append(a)
+    return pa.Table.from_arrays(arrays, schema=RESULTS_SCHEMA)
