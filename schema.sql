@@ -105,3 +105,97 @@ create table fct_arm_statistics (
     sum_den_pre_num         double,
     sum_den_pre_den         double
 );
+
+-- Grain: (experiment_id, dimension_name, dimension_value, analysis_date). Sample-ratio mismatch:
+-- observed units per variant against the configured weights. Built by the Python step from the
+-- SQL chi-square (int_srm_chi_square); is_srm_by_critical_value is the SQL-only flag.
+create table fct_srm_checks (
+    experiment_id             varchar,
+    dimension_name            varchar,
+    dimension_value           varchar,
+    analysis_date             date,
+    n_units_total             bigint,
+    observed_units            varchar,   -- 'control=20000, treatment=19000'
+    chi_square                double,    -- Pearson, sum((o - e)^2 / e); null with no units
+    degrees_of_freedom        bigint,    -- registered variants - 1
+    srm_alpha                 double,    -- alarm threshold (registry, default 0.001)
+    chi_square_critical_value double,    -- chi2 upper quantile at srm_alpha (tabulated seed)
+    is_srm_by_critical_value  boolean,   -- chi_square > critical value (SQL only)
+    srm_p_value               double,    -- see docs/statistics.md (chi-square; exact for small n)
+    is_srm                    boolean    -- srm_p_value < srm_alpha
+);
+
+-- Grain: (experiment_id, metric_id, treatment_variant_id, dimension_name, dimension_value,
+-- analysis_date): each treatment arm against the experiment's control. Formulas and decision
+-- rules: docs/statistics.md. Degenerate input gives a row with status <> 'ok' and a reason.
+create table fct_experiment_results (
+    experiment_id                varchar,
+    metric_id                    varchar,
+    metric_role                  varchar,   -- primary | secondary | guardrail
+    aggregation                  varchar,   -- conversion | count | sum | mean | ratio
+    control_variant_id           varchar,
+    treatment_variant_id         varchar,
+    dimension_name               varchar,
+    dimension_value              varchar,
+    analysis_date                date,
+    n_control                    bigint,
+    n_treatment                  bigint,
+    mean_control                 double,    -- arm mean per unit (mean / ratio: sum num / sum den)
+    mean_treatment               double,
+    absolute_effect              double,    -- mean_treatment - mean_control (unadjusted)
+    std_error                    double,
+    test_statistic               double,
+    degrees_of_freedom           double,    -- Welch-Satterthwaite df; null for z tests
+    p_value                      double,    -- two-sided, unadjusted
+    ci_lower                     double,    -- (1 - alpha) CI of absolute_effect
+    ci_upper                     double,
+    test_method                  varchar,   -- two_proportion_z | welch_t | delta_method_z
+    relative_effect              double,    -- mean_treatment / mean_control - 1
+    relative_ci_lower            double,    -- delta-method CI of relative_effect
+    relative_ci_upper            double,
+    cuped_theta                  double,    -- CUPED coefficient (null without a pre-period)
+    cuped_absolute_effect        double,
+    cuped_std_error              double,
+    cuped_ci_lower               double,
+    cuped_ci_upper               double,
+    cuped_p_value                double,
+    cuped_relative_effect        double,
+    cuped_relative_ci_lower      double,
+    cuped_relative_ci_upper      double,
+    variance_reduction           double,    -- 1 - Var(CUPED effect) / Var(unadjusted effect)
+    estimate_method              varchar,   -- cuped | unadjusted: which estimate decides
+    decision_effect              double,    -- the deciding estimate (absolute) and its CI / p
+    decision_ci_lower            double,
+    decision_ci_upper            double,
+    decision_p_value             double,
+    decision_relative_effect     double,
+    decision_relative_ci_lower   double,
+    decision_relative_ci_upper   double,
+    p_value_holm                 double,    -- Holm over the treatment arms (same metric, slice, date)
+    alpha                        double,
+    desired_direction            varchar,   -- increase | decrease
+    practical_threshold          double,
+    threshold_scale              varchar,   -- relative | absolute
+    guardrail_tolerance          double,    -- relative harm tolerated (guardrails only)
+    is_statistically_significant boolean,   -- p_value_holm < alpha
+    is_practically_significant   boolean,   -- moved in the desired direction by >= threshold
+    guardrail_status             varchar,   -- breached | non_inferior | inconclusive (guardrails)
+    status                       varchar,   -- ok | insufficient_data | missing_control | invalid_input
+    status_reason                varchar
+);
+
+-- Grain: (experiment_id, analysis_date). The decision trail: what the analysis of each day says
+-- to do, and why.
+create table fct_decision_records (
+    experiment_id          varchar,
+    analysis_date          date,
+    is_final_analysis      boolean,   -- analysis_date is the experiment's end_date
+    decision               varchar,   -- ship | iterate | stop | rerun | keep_running
+    recommended_variant_id varchar,   -- the arm to ship (ship only)
+    primary_metric_id      varchar,
+    srm_p_value            double,
+    srm_detected           boolean,
+    n_guardrail_breaches   bigint,
+    decision_reasons       varchar,   -- human-readable, '; '-separated
+    analysis_method        varchar    -- fixed_horizon
+);

@@ -98,15 +98,21 @@ def lookup(values, dictionary: pa.Array, n: int) -> np.ndarray:
 
 
 def combine_codes(*codes: np.ndarray) -> np.ndarray:
-    """Dense int64 ids of the tuples of code arrays (each code >= -1)."""
+    """Non-negative int64 ids of the tuples of code arrays (each code >= -1). Ids are the
+    mixed-radix combination when that stays below 4·len (so arrays indexed by id stay small),
+    otherwise they are re-densified with a hash factorisation."""
     key = codes[0].astype(np.int64) + 1
+    hi = int(key.max(initial=0)) + 1
     for c in codes[1:]:
         radix = int(c.max(initial=-1)) + 2
-        hi = int(key.max(initial=0)) + 1
         if hi * radix >= 2**62:
             key = pd.factorize(key)[0].astype(np.int64)
+            hi = int(key.max(initial=0)) + 1
         key = key * radix + (c.astype(np.int64) + 1)
-    return pd.factorize(key)[0].astype(np.int64)
+        hi *= radix
+    if hi > 4 * len(key) + 1024:
+        key = pd.factorize(key)[0].astype(np.int64)
+    return key
 
 
 def take_or_null(arr: pa.Array, idx: np.ndarray) -> pa.Array:
@@ -139,3 +145,15 @@ def labels_out(codes: np.ndarray, labels) -> pa.Array:
 
 def bool_out(x: np.ndarray, null_mask=None) -> pa.Array:
     return pa.array(np.asarray(x, dtype=bool), type=pa.bool_(), mask=null_mask)
+
+
+def canonical_order(table: pa.Table, keys: list[str]) -> pa.Table:
+    """Rows sorted by the key columns present in ``table``.
+
+    The pipeline's functions take sets of rows: a warehouse returns them in no particular order
+    (parallel scans, another engine), and floating-point reductions and text assembled across
+    rows depend on order. Sorting on entry makes every output a function of the rows alone, so
+    re-runs, other engines and the outside-dbt runner give byte-identical tables.
+    """
+    present = [(key, "ascending") for key in keys if key in table.column_names]
+    return table.sort_by(present) if present and table.num_rows > 1 else table

@@ -35,16 +35,50 @@ def normal_p_value(stat: np.ndarray, alternative: str = "two-sided") -> np.ndarr
     return special.ndtr(stat)
 
 
+#: |t| above this always uses the exact t CDF (the expansion is only trusted in the bulk)
+_T_EXPANSION_MAX_ABS = 6.0
+
+
+def _t_to_z(t, df):
+    """Normal deviate z with P(T_df <= t) = Φ(z), by Newton inversion of the Cornish–Fisher
+    quantile expansion (see :func:`_t_quantile_expansion`). For df >= 1000 and |t| <= 6 the
+    resulting tail probabilities agree with scipy.special.stdtr to ~1e-10 relative (tested)."""
+    inv = 1.0 / df
+    z = t * (1.0 - (t * t + 1.0) * inv / 4.0)
+    for _ in range(3):
+        z2 = z * z
+        q = _t_quantile_expansion_z(z, inv)
+        d1 = (3.0 * z2 + 1.0) / 4.0
+        d2 = ((25.0 * z2 + 48.0) * z2 + 3.0) / 96.0
+        d3 = (((21.0 * z2 + 95.0) * z2 + 51.0) * z2 - 15.0) / 384.0
+        d4 = ((((711.0 * z2 + 5432.0) * z2 + 7410.0) * z2 - 5760.0) * z2 - 945.0) / 92160.0
+        dq = 1.0 + inv * (d1 + inv * (d2 + inv * (d3 + inv * d4)))
+        z = z - (q - t) / dq
+    return z
+
+
+def _t_tail(x, df):
+    """P(T_df <= x), elementwise: expansion for large df and moderate |x|, stdtr otherwise."""
+    out = np.empty(x.shape)
+    fast = (df >= T_QUANTILE_EXPANSION_DF) & (np.abs(x) <= _T_EXPANSION_MAX_ABS) & np.isfinite(df)
+    slow = ~fast
+    if np.any(fast):
+        out[fast] = special.ndtr(_t_to_z(x[fast], df[fast]))
+    if np.any(slow):
+        out[slow] = special.stdtr(df[slow], x[slow])
+    return out
+
+
 def t_p_value(stat: np.ndarray, df: np.ndarray, alternative: str = "two-sided") -> np.ndarray:
     """p-value of a Student-t statistic with (possibly fractional) ``df``."""
     check_alternative(alternative)
     stat, df = np.broadcast_arrays(as_float(stat), as_float(df))
     with np.errstate(invalid="ignore"):
         if alternative == "two-sided":
-            return 2.0 * special.stdtr(df, -np.abs(stat))
+            return 2.0 * _t_tail(-np.abs(stat), df)
         if alternative == "greater":
-            return special.stdtr(df, -stat)
-        return special.stdtr(df, stat)
+            return _t_tail(-stat, df)
+        return _t_tail(stat, df)
 
 
 def normal_quantile(p) -> np.ndarray:
@@ -59,13 +93,15 @@ def _t_quantile_expansion(p, df):
     """Cornish–Fisher expansion of the Student-t quantile in powers of 1/df to 1/df⁴
     (Abramowitz & Stegun 1964, 26.7.5). Relative error < 2e-12 for df >= 1000 and
     p <= 1 - 1e-7 (checked against scipy.special.stdtrit in the tests)."""
-    z = special.ndtri(p)
+    return _t_quantile_expansion_z(special.ndtri(p), 1.0 / df)
+
+
+def _t_quantile_expansion_z(z, inv):
     z2 = z * z
     g1 = (z2 + 1.0) * z / 4.0
     g2 = ((5.0 * z2 + 16.0) * z2 + 3.0) * z / 96.0
     g3 = (((3.0 * z2 + 19.0) * z2 + 17.0) * z2 - 15.0) * z / 384.0
     g4 = ((((79.0 * z2 + 776.0) * z2 + 1482.0) * z2 - 1920.0) * z2 - 945.0) * z / 92160.0
-    inv = 1.0 / df
     return z + inv * (g1 + inv * (g2 + inv * (g3 + inv * g4)))
 
 

@@ -52,7 +52,7 @@ def _frame(table: pa.Table, columns: dict[str, str]) -> pd.DataFrame:
     for name, kind in columns.items():
         arr = A.column(table, name)
         if kind == "s":
-            data[name] = np.asarray(A.as_string(arr, n).to_pylist(), dtype=object)
+            data[name] = np.asarray(A.as_string(arr, n).to_numpy(zero_copy_only=False), dtype=object)
         elif kind == "f":
             data[name] = A.float_np(arr, n)
         elif kind == "b":
@@ -83,7 +83,8 @@ def compute_decisions(results, srm, metric_configs) -> pa.Table:
     """Decisions per experiment x analysis date (schema :data:`DECISIONS_SCHEMA`); inputs are
     the outputs of :func:`compute_results` and :func:`compute_srm` and the metric configs
     (pandas DataFrames or pyarrow Tables). Only the ('overall', 'all') slice is used."""
-    res = _frame(_overall(A.to_table(results)), {
+    res = _frame(A.canonical_order(_overall(A.to_table(results)), [
+        "experiment_id", "analysis_date", "metric_id", "treatment_variant_id"]), {
         "experiment_id": "s", "metric_id": "s", "metric_role": "s", "control_variant_id": "s",
         "treatment_variant_id": "s", "analysis_date": "d", "decision_effect": "f",
         "decision_relative_effect": "f", "decision_ci_lower": "f", "decision_ci_upper": "f",
@@ -91,9 +92,9 @@ def compute_decisions(results, srm, metric_configs) -> pa.Table:
         "threshold_scale": "s", "guardrail_tolerance": "f", "is_statistically_significant": "b",
         "is_practically_significant": "b", "guardrail_status": "s", "status": "s",
         "status_reason": "s", "estimate_method": "s"})
-    srm_df = _frame(_overall(A.to_table(srm)), {
+    srm_df = _frame(A.canonical_order(_overall(A.to_table(srm)), ["experiment_id", "analysis_date"]), {
         "experiment_id": "s", "analysis_date": "d", "srm_p_value": "f", "is_srm": "b", "srm_alpha": "f"})
-    cfg = _frame(A.to_table(metric_configs), {
+    cfg = _frame(A.canonical_order(A.to_table(metric_configs), ["experiment_id", "metric_id"]), {
         "experiment_id": "s", "metric_id": "s", "metric_role": "s", "analysis_method": "s", "end_date": "d"})
 
     # ---- experiment-level configuration ----------------------------------------------------------

@@ -43,7 +43,7 @@ def _adjust(p_values, groups, method: str) -> np.ndarray:
     if n == 0:
         return p.reshape(shape)
     g = _group_codes(groups, n)
-    if g.min() < 0 or g.max() > 4 * n + 1024:
+    if g.min() < 0 or g.max() >= n + 1024:  # keep the (group x slot) matrix small
         g = pd.factorize(g)[0].astype(np.int64)
     n_groups = int(g.max()) + 1
     # Assign each row a slot (column) within its group without sorting: in each round one row

@@ -9,6 +9,9 @@ numpy arrays, one block per test method. Nothing raises on degenerate data: ever
 """
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -99,6 +102,10 @@ def _reason_strings(bits: np.ndarray) -> pa.Array:
     return A.take_or_null(pa.array(labels, type=pa.string()), np.asarray(inv, dtype=np.int64))
 
 
+#: inputs with at least this many arm rows are split by experiment across threads
+PARALLEL_MIN_ROWS = 200_000
+
+
 def compute_results(
     arm_stats,
     metric_configs,
@@ -107,6 +114,7 @@ def compute_results(
     relative_ci_method: str = "delta",
     continuity_correction: bool = False,
     min_units_per_arm: int = MIN_UNITS_PER_ARM,
+    n_threads: int | None = None,
 ) -> pa.Table:
     """Treatment-vs-control results for every experiment x metric x treatment arm x slice x
     analysis date of ``arm_stats`` (pandas DataFrame or pyarrow Table; columns as in
@@ -115,11 +123,44 @@ def compute_results(
 
     Returns a pyarrow Table with schema :data:`analysis_py.schemas.RESULTS_SCHEMA`.
     ``relative_ci_method`` is 'delta' | 'log' | 'fieller'; ``continuity_correction`` applies to
-    the two-proportion z-test.
+    the two-proportion z-test. Large inputs are partitioned by experiment (every statistic,
+    including the Holm family, lives within one experiment) and the partitions are processed in
+    ``n_threads`` threads (default: CPU count, at most 8; numpy / pyarrow release the GIL). The
+    result does not depend on the partitioning; rows come out grouped by partition.
     """
-    arm = A.to_table(arm_stats)
-    cfg = A.to_table(metric_configs)
-    var = A.to_table(variants)
+    kw = dict(relative_ci_method=relative_ci_method, continuity_correction=continuity_correction,
+              min_units_per_arm=min_units_per_arm)
+    arm = A.canonical_order(A.to_table(arm_stats), [
+        "experiment_id", "metric_id", "dimension_name", "dimension_value", "analysis_date",
+        "variant_id"])
+    cfg = A.canonical_order(A.to_table(metric_configs), ["experiment_id", "metric_id"])
+    var = A.canonical_order(A.to_table(variants), ["experiment_id", "variant_id"])
+    if n_threads is None:
+        n_threads = min(os.cpu_count() or 1, 8)
+    if n_threads <= 1 or arm.num_rows < PARALLEL_MIN_ROWS:
+        return _compute_results(arm, cfg, var, **kw)
+    codes, _ = A.encode(A.column(arm, "experiment_id"), arm.num_rows)
+    n_parts = min(n_threads, int(codes.max(initial=0)) + 2)
+    part = np.where(codes < 0, 0, codes) % n_parts
+
+    def run(k):
+        return _compute_results(arm.filter(pa.array(part == k)), cfg, var, **kw)
+
+    with ThreadPoolExecutor(max_workers=n_parts) as pool:
+        tables = list(pool.map(run, range(n_parts)))
+    return pa.concat_tables(tables)
+
+
+def _compute_results(
+    arm: pa.Table,
+    cfg: pa.Table,
+    var: pa.Table,
+    *,
+    relative_ci_method: str = "delta",
+    continuity_correction: bool = False,
+    min_units_per_arm: int = MIN_UNITS_PER_ARM,
+) -> pa.Table:
+    """Single-partition implementation of :func:`compute_results`."""
     N, NC, NV = arm.num_rows, cfg.num_rows, var.num_rows
     col = lambda t, c: A.column(t, c)  # noqa: E731
 
@@ -143,8 +184,9 @@ def compute_results(
     vok = ve >= 0
     n_ctrl_exp = np.bincount(ve[vok & vctrl], minlength=E) if E else np.zeros(0, np.int64)
     ctrl_rows_var = np.flatnonzero(vok & vctrl)
-    ctrl_var_row_exp = np.full(E, -1, dtype=np.int64)
-    ctrl_var_row_exp[ve[ctrl_rows_var][::-1]] = ctrl_rows_var[::-1]  # first registered control
+    ctrl_var_row_exp = np.full(E, NV, dtype=np.int64)
+    np.minimum.at(ctrl_var_row_exp, ve[ctrl_rows_var], ctrl_rows_var)  # first registered control
+    ctrl_var_row_exp[ctrl_var_row_exp == NV] = -1
     reg = vok & (vv >= 0)
     reg_pairs = np.unique(ve[reg] * (V + 1) + vv[reg])
     arm_pair = e_codes * (V + 1) + v_codes
@@ -447,16 +489,18 @@ def compute_results(
     reg_ctrl_vid = A.take_or_null(var_vid, _ext(ctrl_var_row_exp, -1)[eT]) if R else pa.nulls(0, pa.string())
     cfg_str = lambda name: A.take_or_null(A.as_string(col(cfg, name), NC), cfg_idx)  # noqa: E731
     F = A.float_out
+    tmask = pa.array(~is_ctrl)
+    tcol = lambda name: A.as_string(col(arm, name), N).filter(tmask)  # noqa: E731
     cols = {
-        "experiment_id": A.take_or_null(e_dict, eT),
-        "metric_id": A.take_or_null(m_dict, m_codes[T]),
+        "experiment_id": tcol("experiment_id"),
+        "metric_id": tcol("metric_id"),
         "metric_role": cfg_str("metric_role"),
         "aggregation": cfg_str("aggregation"),
         "control_variant_id": pc.coalesce(ctrl_vid_row, reg_ctrl_vid),
-        "treatment_variant_id": A.take_or_null(v_dict, v_codes[T]),
-        "dimension_name": A.take_or_null(dn_dict, dn_codes[T]),
-        "dimension_value": A.take_or_null(dv_dict, dv_codes[T]),
-        "analysis_date": pc.take(date_arr, pa.array(T, type=pa.int64())),
+        "treatment_variant_id": tcol("variant_id"),
+        "dimension_name": tcol("dimension_name"),
+        "dimension_value": tcol("dimension_value"),
+        "analysis_date": date_arr.filter(tmask),
         "n_control": A.int_out(nC),
         "n_treatment": A.int_out(nT),
         "test_method": A.labels_out(test_method, TEST_METHODS),

@@ -21,7 +21,8 @@ def compute_srm(srm_chi_square) -> pa.Table:
     Undefined statistics (df < 1, null chi-square, e.g. no units yet) give a null p-value and
     ``is_srm = false``.
     """
-    t = A.to_table(srm_chi_square)
+    t = A.canonical_order(A.to_table(srm_chi_square), [
+        "experiment_id", "dimension_name", "dimension_value", "analysis_date"])
     n = t.num_rows
     chi = A.float_np(A.column(t, "chi_square"), n)
     df = A.float_np(A.column(t, "degrees_of_freedom"), n)

@@ -699,7 +699,6 @@ def _experiment_events(experiment_id: str, ev: _Events, rng: np.random.Generator
         _count_events(ev, rng, units, k, EV["escalation_complaint"], CHATBOT_COMPLAINTS_MEAN, 0.5, 7)
     elif experiment_id == "push_reminder_timing":
         _conversion_events(ev, rng, units, k, EV["app_session_started"], PUSH_SESSION, 7, 1.0, 0.6, 0.2, 0.3)
-        _count_events(ev, rng, units, k, EV["app_session_started"], 3.0, 1.0, 7)
         rate = (PUSH_OPT_OUT,) * 2
         _conversion_events(ev, rng, units, k, EV["push_notifications_disabled"], rate, 7, 2.0, 0.0, 0.01, 0.0)
     elif experiment_id == "search_autocomplete":

@@ -80,3 +80,19 @@
 {% macro as_of_cutoff() -%}
     {{ add_days('cast(' ~ as_of_date() ~ ' as timestamp)', 1) }}
 {%- endmacro %}
+
+
+{#-
+  Cross-row sums of non-integer values are taken in this exact fixed-point type, not DOUBLE:
+  floating-point addition is not associative, so a parallel engine summing doubles in a
+  different order gives different last bits on every run. Fixed-point sums are exact, so
+  re-runs, slices rolled up in any order and incremental runs agree to the last digit.
+  Resolution 1e-12 absolute, range +-1e26.
+-#}
+{% macro exact_sum_type() -%}
+    decimal(38, 12)
+{%- endmacro %}
+
+{% macro to_exact(expression) -%}
+    cast({{ expression }} as {{ exact_sum_type() }})
+{%- endmacro %}

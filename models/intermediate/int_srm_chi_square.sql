@@ -41,9 +41,9 @@ variants as (
     select
         variants.experiment_id,
         variants.variant_id,
-        variants.traffic_weight / sum(variants.traffic_weight) over (
+        variants.traffic_weight / cast(sum({{ to_exact('variants.traffic_weight') }}) over (
             partition by variants.experiment_id
-        ) as weight_share
+        ) as double) as weight_share
     from {{ ref('stg_registry__variants') }} as variants
 ),
 
@@ -97,13 +97,13 @@ tests as (
         {{ dbt.listagg(
             "with_expected.variant_id || '=' || cast(cast(with_expected.n_units as bigint) as " ~ dbt.type_string() ~ ")",
             "', '", "order by with_expected.variant_id") }} as observed_units,
-        sum(
-            case when with_expected.expected_units > 0 then
-                (cast(with_expected.n_units as double) - with_expected.expected_units)
-                * (cast(with_expected.n_units as double) - with_expected.expected_units)
-                / with_expected.expected_units
+        cast(sum(
+            case when with_expected.expected_units > 0 then {{ to_exact(
+                '(cast(with_expected.n_units as double) - with_expected.expected_units)'
+                ~ ' * (cast(with_expected.n_units as double) - with_expected.expected_units)'
+                ~ ' / with_expected.expected_units') }}
             end
-        ) as chi_square
+        ) as double) as chi_square
     from with_expected
     group by
         with_expected.experiment_id,

@@ -75,7 +75,7 @@ select
     matched.period,
     case when matched.period = 'post' then matched.event_date end as activity_date,
     count(*) as event_count,
-    coalesce(sum(matched.value), 0) as value_sum,
+    coalesce(sum({{ to_exact('matched.value') }}), 0) as value_sum,
     count(matched.value) as value_count
 from matched
 where matched.period is not null

@@ -31,20 +31,20 @@ component_values as (
         sum(
             case when event_days.event_name = definitions.num_event then
                 case definitions.num_measure
-                    when 'event_count' then cast(event_days.event_count as double)
+                    when 'event_count' then {{ to_exact('event_days.event_count') }}
                     when 'value_sum' then event_days.value_sum
-                    when 'value_count' then cast(event_days.value_count as double)
+                    when 'value_count' then {{ to_exact('event_days.value_count') }}
                 end
-            else 0 end
+            else {{ to_exact(0) }} end
         ) as num_raw,
         sum(
             case when event_days.event_name = definitions.den_event then
                 case definitions.den_measure
-                    when 'event_count' then cast(event_days.event_count as double)
+                    when 'event_count' then {{ to_exact('event_days.event_count') }}
                     when 'value_sum' then event_days.value_sum
-                    when 'value_count' then cast(event_days.value_count as double)
+                    when 'value_count' then {{ to_exact('event_days.value_count') }}
                 end
-            else 0 end
+            else {{ to_exact(0) }} end
         ) as den_raw
     from event_days
     inner join definitions
@@ -81,8 +81,8 @@ unit_metrics as (
         definitions.den_is_indicator,
         definitions.den_cap,
         pre_values.unit_id is not null as has_pre_events,
-        coalesce(pre_values.num_raw, 0) as pre_num_raw,
-        coalesce(pre_values.den_raw, 0) as pre_den_raw
+        coalesce(pre_values.num_raw, {{ to_exact(0) }}) as pre_num_raw,
+        coalesce(pre_values.den_raw, {{ to_exact(0) }}) as pre_den_raw
     from units
     inner join definitions
         on units.experiment_id = definitions.experiment_id
@@ -100,8 +100,8 @@ daily_values as (
         unit_metrics.metric_id,
         unit_metrics.unit_id,
         unit_metrics.exposure_date as activity_date,
-        cast(0 as double) as num_raw,
-        cast(0 as double) as den_raw
+        {{ to_exact(0) }} as num_raw,
+        {{ to_exact(0) }} as den_raw
     from unit_metrics
     union all
     select
@@ -236,7 +236,20 @@ deltas as (
     from with_previous
 )
 
-select *
+select
+    deltas.experiment_id,
+    deltas.metric_id,
+    deltas.unit_id,
+    deltas.variant_id,
+    deltas.platform,
+    deltas.country,
+    deltas.city,
+    deltas.activity_date,
+    deltas.n_units,
+    deltas.n_units_with_pre_period,
+    {%- for column in arm_moment_columns() if not column.startswith('n_') %}
+    {{ to_exact('deltas.' ~ column) }} as {{ column }}{{ "," if not loop.last }}
+    {%- endfor %}
 from deltas
 where deltas.n_units = 1
     or deltas.sum_num <> 0

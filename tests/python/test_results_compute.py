@@ -355,3 +355,27 @@ def test_compute_srm_keeps_columns_and_flags():
     assert p[0] == pytest.approx(stats.chi2.sf(0.5, 1), rel=RTOL) and p[2] is None
     assert out.column("is_srm").to_pylist() == [False, True, False, False]
     assert out.column("expected_json").to_pylist() == ["x", "y", "z", "w"]
+
+
+def test_threaded_partitioning_gives_identical_rows(units, monkeypatch):
+    import analysis_py.results as R
+
+    arm = _arm_stats(units)
+    arm2 = pd.concat([arm, arm.assign(experiment_id="exp2"), arm.assign(experiment_id="exp3")], ignore_index=True)
+    cfg = pd.concat([_configs(use_cuped=True).assign(experiment_id=e) for e in ("exp1", "exp2", "exp3")])
+    var = pd.concat([VARIANTS.assign(experiment_id=e) for e in ("exp1", "exp2", "exp3")])
+    single = compute_results(arm2, cfg, var, n_threads=1)
+    monkeypatch.setattr(R, "PARALLEL_MIN_ROWS", 0)
+    multi = compute_results(arm2, cfg, var, n_threads=2)
+    keys = [(c, "ascending") for c in ("experiment_id", "metric_id", "treatment_variant_id", "dimension_name",
+                                       "dimension_value", "analysis_date")]
+    assert multi.schema == RESULTS_SCHEMA
+    assert single.sort_by(keys).equals(multi.sort_by(keys))
+
+
+def test_timestamp_and_string_dates_accepted(units):
+    arm = _arm_stats(units)
+    ref = compute_results(arm, _configs(), VARIANTS)
+    for conv in (lambda s: pd.to_datetime(s), lambda s: s.astype(str)):
+        out = compute_results(arm.assign(analysis_date=conv(arm.analysis_date)), _configs(), VARIANTS)
+        assert out.column("analysis_date").equals(ref.column("analysis_date"))

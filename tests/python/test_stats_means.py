@@ -72,3 +72,16 @@ def test_cohens_d_pooled_sd():
     y0, y1 = rng.normal(0, 1, 40), rng.normal(0.5, 1.5, 60)
     pooled = np.sqrt(((39) * y0.var(ddof=1) + 59 * y1.var(ddof=1)) / 98)
     assert float(cohens_d(*_summ(y0), *_summ(y1))) == pytest.approx((y1.mean() - y0.mean()) / pooled, rel=RTOL)
+
+
+def test_t_cdf_expansion_accuracy():
+    from scipy import special
+
+    from analysis_py._common import _t_tail, t_p_value
+
+    x = np.linspace(-6, 6, 4001)
+    for df in (1000.0, 2500.0, 1e5):
+        np.testing.assert_allclose(_t_tail(x, np.full_like(x, df)), special.stdtr(df, x), rtol=5e-10)
+    big = np.array([-40.0, 8.0, 0.0])
+    np.testing.assert_allclose(t_p_value(big, np.array([5000.0, 5000.0, 5000.0])),
+                               2 * special.stdtr(5000.0, -np.abs(big)), rtol=1e-12)
