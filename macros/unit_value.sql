@@ -7,3 +7,17 @@
         else cast({{ raw_total }} as double)
     end
 {%- endmacro %}
+
+{#- Sum over int_unit_event_days rows of one metric component's measure (exact type): the
+    event count, the sum of values or the count of non-null values of the component's event. -#}
+{% macro component_measure_sum(event_days, component_event, component_measure) -%}
+    sum(
+        case when {{ event_days }}.event_name = {{ component_event }} then
+            case {{ component_measure }}
+                when 'event_count' then {{ to_exact(event_days ~ '.event_count') }}
+                when 'value_sum' then {{ event_days }}.value_sum
+                when 'value_count' then {{ to_exact(event_days ~ '.value_count') }}
+            end
+        else {{ to_exact(0) }} end
+    )
+{%- endmacro %}

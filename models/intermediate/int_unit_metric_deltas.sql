@@ -28,24 +28,10 @@ component_values as (
         event_days.unit_id,
         event_days.period,
         event_days.activity_date,
-        sum(
-            case when event_days.event_name = definitions.num_event then
-                case definitions.num_measure
-                    when 'event_count' then {{ to_exact('event_days.event_count') }}
-                    when 'value_sum' then event_days.value_sum
-                    when 'value_count' then {{ to_exact('event_days.value_count') }}
-                end
-            else {{ to_exact(0) }} end
-        ) as num_raw,
-        sum(
-            case when event_days.event_name = definitions.den_event then
-                case definitions.den_measure
-                    when 'event_count' then {{ to_exact('event_days.event_count') }}
-                    when 'value_sum' then event_days.value_sum
-                    when 'value_count' then {{ to_exact('event_days.value_count') }}
-                end
-            else {{ to_exact(0) }} end
-        ) as den_raw
+        {{ component_measure_sum('event_days', 'definitions.num_event', 'definitions.num_measure') }}
+            as num_raw,
+        {{ component_measure_sum('event_days', 'definitions.den_event', 'definitions.den_measure') }}
+            as den_raw
     from event_days
     inner join definitions
         on event_days.experiment_id = definitions.experiment_id
