@@ -57,6 +57,8 @@ def _fmt_pct(value: float | None) -> str:
 def _fmt_p(value: float | None) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
+    if value == 0:
+        return "<1e-300"  # below double precision
     return f"{value:.2g}" if value < 0.001 else f"{value:.3f}"
 
 
