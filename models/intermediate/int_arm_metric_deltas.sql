@@ -1,8 +1,33 @@
--- Grain: one row per (experiment_id, metric_id, variant_id, platform, country, city,
--- activity_date): the per-unit deltas summed at the finest slice grain (first stage of the
--- two-stage aggregation; slices are rolled up from here without touching units again).
+-- Grain: (experiment_id, metric_id, variant_id, platform, country, city, activity_date), with
+-- more than one row per grain where an incremental run appended exclusion reversals for dates
+-- before R (sum the rows; fct_arm_statistics does). The per-unit deltas summed at the finest
+-- slice grain: the first stage of the two-stage aggregation; slices are rolled up from here
+-- without touching units again.
+-- Incremental (macros/incremental.sql): dates on or after R are re-aggregated from
+-- int_unit_metric_deltas; reversal rows it appended since this model's last run are added.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{% if is_incremental() %}delete from {{ this }} where activity_date >= {{ recompute_from_date() }}{% endif %}"
+) }}
+-- depends_on: {{ ref('int_incremental_window') }}
+{%- set incremental = is_incremental() %}
+{%- set recompute_from = recompute_from_date() if incremental else "cast('1900-01-01' as date)" %}
+
 with deltas as (
-    select * from {{ ref('int_unit_metric_deltas') }}
+    select unit_deltas.*
+    from {{ ref('int_unit_metric_deltas') }} as unit_deltas
+    where unit_deltas.activity_date >= {{ recompute_from }}
+    {%- if incremental %}
+        or (
+            unit_deltas.row_kind = 'exclusion_reversal'
+            and unit_deltas.loaded_at > (
+                select coalesce(max(previous.loaded_at), cast('1900-01-01' as timestamp))
+                from {{ this }} as previous
+            )
+        )
+    {%- endif %}
 )
 
 select
@@ -14,8 +39,14 @@ select
     deltas.city,
     deltas.activity_date,
     {%- for column in arm_moment_columns() %}
-    sum(deltas.{{ column }}) as {{ column }}{{ "," if not loop.last }}
+    {%- if column.startswith('n_') %}
+    cast(sum(deltas.{{ column }}) as bigint) as {{ column }},
+    {%- else %}
+    {{ to_exact('sum(deltas.' ~ column ~ ')') }} as {{ column }},
+    {%- endif %}
     {%- endfor %}
+    {{ built_as_of_column() }},
+    {{ run_loaded_at() }} as loaded_at
 from deltas
 group by
     deltas.experiment_id,

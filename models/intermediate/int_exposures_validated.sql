@@ -27,6 +27,7 @@ select
         when exposures.unit_id is null then 'missing_unit_id'
         when experiments.experiment_id is null then 'unknown_experiment'
         when variants.variant_id is null then 'unknown_variant'
+        when exposures.exposed_at is null and exposures.has_exposed_at then 'invalid_exposed_at'
         when exposures.exposed_at is null then 'missing_exposed_at'
         when exposures.exposed_at >= {{ as_of_cutoff() }} then 'exposed_after_as_of_date'
         when exposures.exposed_at < cast(experiments.start_date as timestamp)

@@ -12,6 +12,7 @@ select
     case
         when events.unit_id is null then 'missing_unit_id'
         when events.event_name is null then 'missing_event_name'
+        when events.has_invalid_event_at then 'invalid_event_at'
         when events.event_at is null then 'missing_event_at'
         when events.event_at >= {{ as_of_cutoff() }} then 'event_after_as_of_date'
         when events.has_invalid_value then 'invalid_value'

@@ -1,8 +1,26 @@
 -- Grain: one row per (experiment_id, unit_id, event_name, attribution_window_days,
 -- pre_period_days, period, activity_date). The only scan of the event table: every valid event
--- of an exposed unit is matched to the windows of the experiment's metrics that use its name.
--- period 'post': first_exposed_at <= event_at < first_exposed_at + window (activity_date = day);
--- period 'pre':  first_exposed_at - pre_period_days <= event_at < first_exposed_at (date null).
+-- of an analysed unit is matched to the windows of the experiment's metrics that use its name.
+--   period 'post':         t0 <= event_at < t0 + window            (activity_date = event day)
+--   period 'after_window': t0 + window <= event_at                  (activity_date = event day;
+--                          not attributed, counted in fct_quarantine)
+--   period 'pre':          t0 - greatest(pre_period_days, 1 day) <= event_at < t0
+--                          (activity_date null). event_count / value_sum / value_count cover the
+--                          pre-period only (the CUPED covariate); near_exposure_count counts the
+--                          events in the last day before t0 (health check: events before exposure).
+-- Incremental (macros/incremental.sql): rows dated on or after R are recomputed, and all rows of
+-- units whose exposure rows arrived on or after R and that are no longer analysed with a first
+-- exposure before R.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_recomputed_unit_event_days() }}"
+) }}
+
+-- depends_on: {{ ref('int_incremental_window') }}
+-- depends_on: {{ ref('int_exposures_validated') }}
+
 with units as (
     select
         exposures.experiment_id,
@@ -38,12 +56,17 @@ events as (
         validated.value
     from {{ ref('int_metric_events_validated') }} as validated
     where validated.rejection_reason is null
+    {%- if is_incremental() %}
+        -- the recompute window plus the longest look-back before a new unit's first exposure
+        and validated.event_at >= {{ add_days(recompute_from_timestamp(), -longest_pre_exposure_days()) }}
+    {%- endif %}
 ),
 
 matched as (
     select
         units.experiment_id,
         units.unit_id,
+        units.first_exposed_at,
         event_windows.event_name,
         event_windows.attribution_window_days,
         event_windows.pre_period_days,
@@ -51,11 +74,14 @@ matched as (
             when events.event_at >= units.first_exposed_at
                 and events.event_at < {{ add_days('units.first_exposed_at', 'event_windows.attribution_window_days') }}
                 then 'post'
-            when event_windows.pre_period_days > 0
-                and events.event_at < units.first_exposed_at
-                and events.event_at >= {{ add_days('units.first_exposed_at', '-event_windows.pre_period_days') }}
+            when events.event_at >= units.first_exposed_at
+                then 'after_window'
+            when events.event_at >= {{ add_days('units.first_exposed_at', '-greatest(event_windows.pre_period_days, 1)') }}
                 then 'pre'
         end as period,
+        events.event_at >= {{ add_days('units.first_exposed_at', '-event_windows.pre_period_days') }}
+            as is_in_pre_period,
+        events.event_at >= {{ add_days('units.first_exposed_at', -1) }} as is_near_exposure,
         cast(events.event_at as date) as event_date,
         events.value
     from events
@@ -64,26 +90,42 @@ matched as (
     inner join event_windows
         on units.experiment_id = event_windows.experiment_id
         and events.event_name = event_windows.event_name
+),
+
+kept as (
+    select matched.*
+    from matched
+    where matched.period is not null
+    {%- if is_incremental() %}
+        and (
+            (matched.period <> 'pre' and matched.event_date >= {{ recompute_from_date() }})
+            or matched.first_exposed_at >= {{ recompute_from_timestamp() }}
+        )
+    {%- endif %}
 )
 
 select
-    matched.experiment_id,
-    matched.unit_id,
-    matched.event_name,
-    matched.attribution_window_days,
-    matched.pre_period_days,
-    matched.period,
-    case when matched.period = 'post' then matched.event_date end as activity_date,
-    count(*) as event_count,
-    coalesce(sum({{ to_exact('matched.value') }}), 0) as value_sum,
-    count(matched.value) as value_count
-from matched
-where matched.period is not null
+    kept.experiment_id,
+    kept.unit_id,
+    kept.event_name,
+    kept.attribution_window_days,
+    kept.pre_period_days,
+    kept.period,
+    case when kept.period <> 'pre' then kept.event_date end as activity_date,
+    count(case when kept.period <> 'pre' or kept.is_in_pre_period then 1 end) as event_count,
+    coalesce(
+        sum(case when kept.period <> 'pre' or kept.is_in_pre_period then {{ to_exact('kept.value') }} end),
+        {{ to_exact(0) }}
+    ) as value_sum,
+    count(case when kept.period <> 'pre' or kept.is_in_pre_period then kept.value end) as value_count,
+    count(case when kept.period = 'pre' and kept.is_near_exposure then 1 end) as near_exposure_count,
+    {{ built_as_of_column() }}
+from kept
 group by
-    matched.experiment_id,
-    matched.unit_id,
-    matched.event_name,
-    matched.attribution_window_days,
-    matched.pre_period_days,
-    matched.period,
-    case when matched.period = 'post' then matched.event_date end
+    kept.experiment_id,
+    kept.unit_id,
+    kept.event_name,
+    kept.attribution_window_days,
+    kept.pre_period_days,
+    kept.period,
+    case when kept.period <> 'pre' then kept.event_date end

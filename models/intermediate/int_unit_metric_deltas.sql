@@ -1,33 +1,91 @@
--- Grain: one row per (experiment_id, metric_id, unit_id, activity_date) on which the unit's
--- cumulative metric value changes, plus its entry row on exposure_date.
+-- Grain: one row per (experiment_id, metric_id, unit_id, activity_date, row_kind) on which the
+-- unit's cumulative metric value changes, plus its entry row on exposure_date (row_kind 'value').
 --
 -- Why deltas: the arm statistics at analysis date D are sums over units of functions of each
 -- unit's cumulative value at D (n, sum y, sum y^2, sum x*y, ...). Each such sum telescopes into
 -- the sum, over dates <= D, of per-unit changes (y_t^2 - y_{t-1}^2, x*(y_t - y_{t-1}), ...),
 -- so summing these changes per arm and day and taking a running total over days gives the
 -- exact statistics for every analysis date without materialising units x dates.
+--
+-- Incremental (macros/incremental.sql): rows dated on or after R are recomputed for the units
+-- active on or after R, starting from each unit's cumulative value before R (its earlier
+-- event days collapsed into one carry row). A unit excluded by exposure rows that arrived on or
+-- after R gets row_kind 'exclusion_reversal' rows that cancel its earlier rows exactly, so every
+-- sum downstream equals a full refresh.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{% if is_incremental() %}delete from {{ this }} where activity_date >= {{ recompute_from_date() }}{% endif %}"
+) }}
+-- depends_on: {{ ref('int_incremental_window') }}
+-- depends_on: {{ ref('int_exposures_validated') }}
+{%- set incremental = is_incremental() %}
+{%- set recompute_from = recompute_from_date() if incremental else "cast('1900-01-01' as date)" %}
+{%- set moments = arm_moment_columns() %}
 
 
 with definitions as (
     select * from {{ ref('int_experiment_metrics_defined') }}
 ),
 
-units as (
+all_units as (
     select * from {{ ref('fct_exposures') }}
 ),
 
+{%- if incremental %}
+
+active_units as (
+    -- units whose statistics can change on or after R
+    select distinct
+        recent_days.experiment_id,
+        recent_days.unit_id
+    from {{ ref('int_unit_event_days') }} as recent_days
+    where recent_days.period = 'post'
+        and recent_days.activity_date >= {{ recompute_from }}
+    union
+    select
+        new_units.experiment_id,
+        new_units.unit_id
+    from all_units as new_units
+    where new_units.exposure_date >= {{ recompute_from }}
+),
+
+units as (
+    select all_units.*
+    from all_units
+    inner join active_units
+        on all_units.experiment_id = active_units.experiment_id
+        and all_units.unit_id = active_units.unit_id
+),
+{%- else %}
+
+units as (
+    select * from all_units
+),
+{%- endif %}
+
 event_days as (
-    select * from {{ ref('int_unit_event_days') }}
+    select unit_days.*
+    from {{ ref('int_unit_event_days') }} as unit_days
+    {%- if incremental %}
+    inner join active_units
+        on unit_days.experiment_id = active_units.experiment_id
+        and unit_days.unit_id = active_units.unit_id
+    {%- endif %}
+    where unit_days.period = 'post'
+        or (unit_days.period = 'pre' and unit_days.pre_period_days > 0)
 ),
 
 component_values as (
-    -- Raw (untransformed) numerator and denominator per unit, metric, period and day.
+    -- Raw (untransformed) numerator and denominator per unit, metric, period and day; days
+    -- before R (incremental runs) collapse into one carry day, R - 1.
     select
         definitions.experiment_id,
         definitions.metric_id,
         event_days.unit_id,
         event_days.period,
-        event_days.activity_date,
+        {{ carry_date('event_days.activity_date', recompute_from) }} as activity_date,
         {{ component_measure_sum('event_days', 'definitions.num_event', 'definitions.num_measure') }}
             as num_raw,
         {{ component_measure_sum('event_days', 'definitions.den_event', 'definitions.den_measure') }}
@@ -46,7 +104,7 @@ component_values as (
         definitions.metric_id,
         event_days.unit_id,
         event_days.period,
-        event_days.activity_date
+        {{ carry_date('event_days.activity_date', recompute_from) }}
 ),
 
 unit_metrics as (
@@ -85,7 +143,7 @@ daily_values as (
         unit_metrics.experiment_id,
         unit_metrics.metric_id,
         unit_metrics.unit_id,
-        unit_metrics.exposure_date as activity_date,
+        {{ carry_date('unit_metrics.exposure_date', recompute_from) }} as activity_date,
         {{ to_exact(0) }} as num_raw,
         {{ to_exact(0) }} as den_raw
     from unit_metrics
@@ -123,10 +181,6 @@ cumulative as (
         daily_totals.metric_id,
         daily_totals.unit_id,
         daily_totals.activity_date,
-        row_number() over (
-            partition by daily_totals.experiment_id, daily_totals.metric_id, daily_totals.unit_id
-            order by daily_totals.activity_date
-        ) = 1 as is_entry,
         sum(daily_totals.num_raw) over (
             partition by daily_totals.experiment_id, daily_totals.metric_id, daily_totals.unit_id
             order by daily_totals.activity_date
@@ -147,7 +201,7 @@ transformed as (
         cumulative.metric_id,
         cumulative.unit_id,
         cumulative.activity_date,
-        cumulative.is_entry,
+        cumulative.activity_date = unit_metrics.exposure_date as is_entry,
         unit_metrics.variant_id,
         unit_metrics.platform,
         unit_metrics.country,
@@ -220,23 +274,88 @@ deltas as (
         with_previous.pre_den_value * (with_previous.den_value - with_previous.previous_den_value)
             as sum_den_pre_den
     from with_previous
+),
+
+new_rows as (
+    select
+        deltas.experiment_id,
+        deltas.metric_id,
+        deltas.unit_id,
+        deltas.variant_id,
+        deltas.platform,
+        deltas.country,
+        deltas.city,
+        deltas.activity_date,
+        'value' as row_kind,
+        cast(deltas.n_units as bigint) as n_units,
+        cast(deltas.n_units_with_pre_period as bigint) as n_units_with_pre_period,
+        {%- for column in moments if not column.startswith('n_') %}
+        {{ to_exact('deltas.' ~ column) }} as {{ column }}{{ "," if not loop.last }}
+        {%- endfor %}
+    from deltas
+    where deltas.activity_date >= {{ recompute_from }}
+        and (deltas.n_units = 1 or deltas.sum_num <> 0 or deltas.sum_den <> 0)
 )
+{%- if incremental %},
+
+reversals as (
+    -- units analysed before R and excluded by exposure rows that arrived on or after R: cancel
+    -- every earlier row (rows already cancelled net to zero and are skipped)
+    select
+        previous.experiment_id,
+        previous.metric_id,
+        previous.unit_id,
+        previous.variant_id,
+        previous.platform,
+        previous.country,
+        previous.city,
+        previous.activity_date,
+        'exclusion_reversal' as row_kind,
+        {%- for column in moments %}
+        {%- if column.startswith('n_') %}
+        cast(-sum(previous.{{ column }}) as bigint) as {{ column }}{{ "," if not loop.last }}
+        {%- else %}
+        {{ to_exact('-sum(previous.' ~ column ~ ')') }} as {{ column }}{{ "," if not loop.last }}
+        {%- endif %}
+        {%- endfor %}
+    from {{ this }} as previous
+    where previous.activity_date < {{ recompute_from }}
+        and exists (
+            select 1
+            from ({{ recently_exposed_units() }}) as recent
+            where recent.experiment_id = previous.experiment_id
+                and recent.unit_id = previous.unit_id
+        )
+        and not exists (
+            select 1
+            from all_units as kept
+            where kept.experiment_id = previous.experiment_id
+                and kept.unit_id = previous.unit_id
+        )
+    group by
+        previous.experiment_id,
+        previous.metric_id,
+        previous.unit_id,
+        previous.variant_id,
+        previous.platform,
+        previous.country,
+        previous.city,
+        previous.activity_date
+    having
+        {%- for column in moments %}
+        sum(previous.{{ column }}) <> 0{{ " or" if not loop.last }}
+        {%- endfor %}
+)
+{%- endif %}
 
 select
-    deltas.experiment_id,
-    deltas.metric_id,
-    deltas.unit_id,
-    deltas.variant_id,
-    deltas.platform,
-    deltas.country,
-    deltas.city,
-    deltas.activity_date,
-    deltas.n_units,
-    deltas.n_units_with_pre_period,
-    {%- for column in arm_moment_columns() if not column.startswith('n_') %}
-    {{ to_exact('deltas.' ~ column) }} as {{ column }}{{ "," if not loop.last }}
-    {%- endfor %}
-from deltas
-where deltas.n_units = 1
-    or deltas.sum_num <> 0
-    or deltas.sum_den <> 0
+    changed.*,
+    {{ built_as_of_column() }},
+    {{ run_loaded_at() }} as loaded_at
+from (
+    select * from new_rows
+    {%- if incremental %}
+    union all
+    select * from reversals
+    {%- endif %}
+) as changed

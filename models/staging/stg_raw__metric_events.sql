@@ -8,7 +8,8 @@ parsed as (
     select
         {{ clean_text('source_rows.unit_id') }} as unit_id,
         {{ clean_text('source_rows.event_name') }} as event_name,
-        cast(source_rows.event_at as timestamp) as event_at,
+        source_rows.event_at is not null as has_event_at,
+        {{ utc_timestamp('source_rows.event_at', raw_column_type('metric_events', 'event_at')) }} as event_at,
         source_rows.value is not null as has_value,
         {{ try_cast_double('source_rows.value') }} as parsed_value
     from source_rows
@@ -18,6 +19,7 @@ select
     parsed.unit_id,
     parsed.event_name,
     parsed.event_at,
+    parsed.has_event_at and parsed.event_at is null as has_invalid_event_at,
     case when {{ is_finite('parsed.parsed_value') }} then parsed.parsed_value end as value,
     parsed.has_value
         and (parsed.parsed_value is null or not {{ is_finite('parsed.parsed_value') }}) as has_invalid_value

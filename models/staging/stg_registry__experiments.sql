@@ -10,5 +10,8 @@ select
     experiments.power,
     experiments.analysis_method,
     coalesce(experiments.use_cuped, false) as use_cuped,
-    coalesce(experiments.srm_alpha, 0.001) as srm_alpha
+    coalesce(experiments.srm_alpha, 0.001) as srm_alpha,
+    coalesce(experiments.design, 'ab') as design,
+    experiments.sequential_looks,
+    experiments.msprt_mixing_sd
 from {{ ref('experiments') }} as experiments

@@ -1,0 +1,89 @@
+{#-
+  Incremental runs (docs/semantics.md, "Incremental runs"). The fact models that grow with the
+  event log (int_unit_event_days, int_unit_metric_deltas, int_arm_metric_deltas) recompute only
+  what can have changed since their last run: every row dated on or after the recompute date R,
+  plus the units whose exposure rows arrived on or after R. R is the previous run's as-of date
+  + 1 - var('late_arrival_days'), so data arriving up to that many days late is picked up; it is
+  computed once per run in int_incremental_window from the rows the three models hold, so a run
+  killed between two of them is repaired by the next run.
+-#}
+
+{#- The recompute date R as a date literal, read from int_incremental_window when the model runs
+    (a literal, not a subquery, so the engine can prune files and row groups by date). Models that
+    use it declare `-- depends_on: {{ ref('int_incremental_window') }}`. -#}
+{% macro recompute_from_date() -%}
+    {%- if not execute -%}
+        {{ return("cast('1900-01-01' as date)") }}
+    {%- endif -%}
+    {%- set result = run_query('select cast(recompute_from as ' ~ dbt.type_string() ~ ') from ' ~ ref('int_incremental_window')) -%}
+    {%- set value = result.columns[0].values()[0] | string -%}
+    {%- if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', value) -%}
+        {{ exceptions.raise_compiler_error('int_incremental_window.recompute_from is not a date: ' ~ value) }}
+    {%- endif -%}
+    {{ return("cast('" ~ value ~ "' as date)") }}
+{%- endmacro %}
+
+{#- R as a timestamp (midnight UTC). -#}
+{% macro recompute_from_timestamp() -%}
+    cast({{ recompute_from_date() }} as timestamp)
+{%- endmacro %}
+
+{#- Units with an exposure row on or after R: the only units whose first exposure, variant or
+    exclusion can have changed (exclusion only grows with new rows; first exposure only moves
+    if a new row is earlier). -#}
+{% macro recently_exposed_units() -%}
+    select distinct
+        recent_rows.experiment_id,
+        recent_rows.unit_id
+    from {{ ref('int_exposures_validated') }} as recent_rows
+    where recent_rows.exposed_at >= {{ recompute_from_timestamp() }}
+        and recent_rows.experiment_id is not null
+        and recent_rows.unit_id is not null
+{%- endmacro %}
+
+{#- A date column of this run's as-of date, stored on every incremental row (the watermark). -#}
+{% macro built_as_of_column() -%}
+    {{ as_of_date() }} as built_as_of
+{%- endmacro %}
+
+{#- The longest look-back before a first exposure that int_unit_event_days matches (days). -#}
+{% macro longest_pre_exposure_days() -%}
+    {%- if not execute -%}{{ return(1) }}{%- endif -%}
+    {%- set result = run_query('select greatest(coalesce(max(pre_period_days), 0), 1) from ' ~ ref('int_experiment_metrics_defined')) -%}
+    {{ return(result.columns[0].values()[0] | int) }}
+{%- endmacro %}
+
+{#- pre_hook of int_unit_event_days: delete what this run recomputes. -#}
+{% macro delete_recomputed_unit_event_days() -%}
+    {%- if is_incremental() %}
+    delete from {{ this }}
+    where activity_date >= {{ recompute_from_date() }}
+        or exists (
+            select 1
+            from ({{ recently_exposed_units() }}) as recent
+            where recent.experiment_id = {{ this }}.experiment_id
+                and recent.unit_id = {{ this }}.unit_id
+                and not exists (
+                    select 1
+                    from {{ ref('fct_exposures') }} as kept
+                    where kept.experiment_id = {{ this }}.experiment_id
+                        and kept.unit_id = {{ this }}.unit_id
+                        and kept.first_exposed_at < {{ recompute_from_timestamp() }}
+                )
+        )
+    {%- endif %}
+{%- endmacro %}
+
+{#- Incremental runs: a date before R becomes the carry day R - 1 (full refresh: unchanged). -#}
+{% macro carry_date(date_expression, recompute_from) -%}
+    case
+        when {{ date_expression }} < {{ recompute_from }}
+            then cast({{ dbt.dateadd('day', -1, recompute_from) }} as date)
+        else {{ date_expression }}
+    end
+{%- endmacro %}
+
+{#- This run's start (UTC) as a timestamp literal: marks the rows a run appended. -#}
+{% macro run_loaded_at() -%}
+    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp)
+{%- endmacro %}
