@@ -10,8 +10,10 @@
 {%- if execute %}
     {%- for model_name in ['int_unit_event_days', 'int_unit_metric_deltas', 'int_arm_metric_deltas'] %}
         {%- set relation = adapter.get_relation(database=this.database, schema=this.schema, identifier=model_name) %}
-        {%- if relation is not none %}
-            {%- do watermarks.append('select max(built_as_of) as built_as_of from ' ~ relation) %}
+        {%- set has_watermark = relation is not none
+            and (adapter.get_columns_in_relation(relation) | selectattr('name', 'equalto', 'built_as_of') | list | length) > 0 %}
+        {%- if has_watermark %}
+            {%- do watermarks.append('select max(previous_rows.built_as_of) as built_as_of from ' ~ relation ~ ' as previous_rows') %}
         {%- else %}
             {%- do watermarks.append('select cast(null as date) as built_as_of') %}
         {%- endif %}

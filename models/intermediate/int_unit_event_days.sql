@@ -30,22 +30,7 @@ with units as (
 ),
 
 event_windows as (
-    -- Distinct (experiment, event, window) combinations: events used by several metrics with the
-    -- same windows are matched once.
-    select
-        definitions.experiment_id,
-        definitions.num_event as event_name,
-        definitions.attribution_window_days,
-        definitions.pre_period_days
-    from {{ ref('int_experiment_metrics_defined') }} as definitions
-    union
-    select
-        definitions.experiment_id,
-        definitions.den_event as event_name,
-        definitions.attribution_window_days,
-        definitions.pre_period_days
-    from {{ ref('int_experiment_metrics_defined') }} as definitions
-    where definitions.den_event is not null
+    select * from {{ ref('int_experiment_event_windows') }}
 ),
 
 events as (

@@ -70,6 +70,37 @@ rejected_event_rows as (
     group by event_rows.rejection_reason
 ),
 
+unattributed_events as (
+    -- events of analysed units that no metric window counts (informational): after the longest
+    -- attribution window, or in the 24 hours before the unit's first exposure
+    select
+        'metric_events' as source_table,
+        unit_days.experiment_id,
+        case
+            when unit_days.period = 'after_window' then 'event_after_attribution_window'
+            else 'event_before_exposure'
+        end as reason,
+        false as is_exclusion,
+        sum(case when unit_days.period = 'after_window' then unit_days.event_count else unit_days.near_exposure_count end)
+            as n_rows,
+        count(distinct unit_days.unit_id) as n_units
+    from {{ ref('int_unit_event_days') }} as unit_days
+    inner join {{ ref('int_experiment_event_windows') }} as counting_windows
+        on unit_days.experiment_id = counting_windows.experiment_id
+        and unit_days.event_name = counting_windows.event_name
+        and unit_days.attribution_window_days = counting_windows.attribution_window_days
+        and unit_days.pre_period_days = counting_windows.pre_period_days
+        and counting_windows.is_counting_window
+    where unit_days.period = 'after_window'
+        or (unit_days.period = 'pre' and unit_days.near_exposure_count > 0)
+    group by
+        unit_days.experiment_id,
+        case
+            when unit_days.period = 'after_window' then 'event_after_attribution_window'
+            else 'event_before_exposure'
+        end
+),
+
 unioned as (
     select * from rejected_exposure_rows
     union all
@@ -78,6 +109,8 @@ unioned as (
     select * from collapsed_repeats
     union all
     select * from rejected_event_rows
+    union all
+    select * from unattributed_events
 )
 
 select
