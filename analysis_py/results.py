@@ -21,7 +21,9 @@ from . import _arrow as A
 from .cuped import cuped_means, cuped_ratio
 from .means import welch_ttest, z_test_difference
 from .moments import PRECISION_LOSS_CONDITION, ArmSums, inconsistent_sums, reciprocals, var_r
-from .multiple_testing import holm
+from ._common import critical_value, normal_p_value, normal_quantile
+from .moments import variance_from_sums as var_from
+from .multiple_testing import benjamini_hochberg, holm
 from .proportions import two_proportion_ztest
 from .ratio import ratio_delta_method
 from .relative import FIELLER_UNBOUNDED, LOG_UNDEFINED, ZERO_CONTROL_MEAN, relative_lift
@@ -464,7 +466,7 @@ def _compute_results(
     d_rel = np.where(cu_, out["cuped_relative_effect"], out["relative_effect"])
     d_rlo = np.where(cu_, out["cuped_relative_ci_lower"], out["relative_ci_lower"])
     d_rhi = np.where(cu_, out["cuped_relative_ci_upper"], out["relative_ci_upper"])
-    p_holm = holm(d_p, key[T]) if R else np.zeros(0)
+    d_se = np.where(cu_, out["cuped_std_error"], out["std_error"])
 
     # orient the relative effect like the absolute one (matters only for negative control means)
     ref_mean = np.where(cu_, out["cuped_mean_control"], out["mean_control"])
@@ -473,15 +475,56 @@ def _compute_results(
     o_rlo = np.where(neg, -d_rhi, d_rlo)
     o_rhi = np.where(neg, -d_rlo, d_rhi)
 
+    # ---- the multiple-testing family: every metric x treatment arm of an experiment, slice and
+    # date. Primary / secondary metrics enter with their two-sided p-value, guardrails with the
+    # one-sided non-inferiority p-value against their tolerance (H0: relative harm >= tolerance).
+    family = A.combine_codes(eT, dn_codes[T], dv_codes[T], t_codes[T]) if R else np.zeros(0, np.int64)
+    z_crit = normal_quantile(1.0 - alpha_safe / 2.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        harm_rel = -sign * o_rel
+        rel_se = (o_rhi - o_rlo) / (2.0 * z_crit)  # delta-method SE of the relative effect
+        ni_z = (tolerance - harm_rel) / rel_se
+    ni_p = np.where(is_guard & ~not_ok & (rel_se > 0), normal_p_value(ni_z, "greater"), np.nan)
+    family_p = np.where(is_guard, ni_p, d_p)
+    p_holm = holm(family_p, family) if R else np.zeros(0)
+    p_bh = benjamini_hochberg(family_p, family) if R else np.zeros(0)
+    family_size = (np.bincount(family, weights=np.isfinite(family_p).astype(float), minlength=int(family.max()) + 1)[family]
+                   if R else np.zeros(0))
+    # Bonferroni-widened (simultaneous) intervals at alpha / m: the CI that matches the family-wise
+    # error rate Holm controls (Holm has no compatible intervals of its own)
+    welch_unadj = (test_method == 1) & ~cu_
+    df_used = np.where(welch_unadj, out["degrees_of_freedom"], np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        m_eff = np.maximum(family_size, 1.0)
+        crit_one = np.where(welch_unadj, critical_value(alpha_safe, df=df_used), z_crit)
+        crit_adj = np.where(welch_unadj, critical_value(alpha_safe / m_eff, df=df_used),
+                            normal_quantile(1.0 - alpha_safe / (2.0 * m_eff)))
+        half = (d_hi - d_lo) / 2.0 * crit_adj / crit_one
+    adj_lo, adj_hi = d_eff - half, d_eff + half
+
     with np.errstate(invalid="ignore"):
-        stat_sig = (p_holm < alpha) & ~not_ok
+        stat_sig = (p_holm < alpha) & ~not_ok & ~is_guard
         moved = np.where(scale == 1, sign * d_eff, sign * o_rel)
         prac_sig = (moved >= threshold) & (moved > 0) & ~not_ok
-        harm_rel = -sign * o_rel
-        breached = stat_sig & (sign * d_eff < 0) & (harm_rel > tolerance)
-        harm_bound = np.where(sign > 0, -o_rlo, o_rhi)  # relative harm at the harmful-side CI bound
-        non_inf = (harm_bound <= tolerance) & ~not_ok
+        # breach: the harm is statistically significant (two-sided, unadjusted: a veto errs on the
+        # side of caution) and its estimate exceeds the tolerance
+        breached = (d_p < alpha) & ~not_ok & (sign * d_eff < 0) & (harm_rel > tolerance)
+        non_inf = (p_holm < alpha) & ~not_ok
     g_status = np.where(is_guard, np.where(breached, 0, np.where(non_inf, 1, 2)), -1)
+
+    # ---- pre-period imbalance: Welch test of the pre-period covariate (CUPED x) between arms; a
+    # small p-value flags a randomisation or covariate problem (a health check)
+    pre_p = np.full(R, np.nan)
+    has_pre = cfg_bool("has_pre_period")
+    sel = np.flatnonzero(has_pre & ~not_ok)
+    if sel.size:
+        cr, tr = arm_sums(sel, ("sum_pre_num", "sum_pre_num_sq"))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            vc = var_from(nC[sel], cr["sum_pre_num"], cr["sum_pre_num_sq"])
+            vt = var_from(nT[sel], tr["sum_pre_num"], tr["sum_pre_num_sq"])
+            w = welch_ttest(cr["sum_pre_num"] / nC[sel], vc, nC[sel], tr["sum_pre_num"] / nT[sel], vt, nT[sel],
+                            alpha=alpha_safe[sel])
+        pre_p[sel] = np.where((vc + vt) > 0, w.p_value, np.nan)
 
     # ---- assemble ---------------------------------------------------------------------------------
     ctrl_vid_row = A.take_or_null(v_dict, _ext(v_codes, -1)[C]) if R else pa.nulls(0, pa.string())
@@ -513,6 +556,12 @@ def _compute_results(
         "decision_relative_ci_lower": F(d_rlo),
         "decision_relative_ci_upper": F(d_rhi),
         "p_value_holm": F(p_holm),
+        "p_value_bh": F(p_bh),
+        "family_size": A.int_out(family_size),
+        "adjusted_ci_lower": F(adj_lo),
+        "adjusted_ci_upper": F(adj_hi),
+        "non_inferiority_p_value": F(ni_p),
+        "pre_period_imbalance_p_value": F(pre_p),
         "alpha": F(alpha),
         "desired_direction": cfg_str("desired_direction"),
         "practical_threshold": F(cfg_float("practical_threshold")),

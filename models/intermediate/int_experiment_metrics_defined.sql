@@ -84,6 +84,10 @@ select
     experiments.alpha,
     experiments.use_cuped,
     experiments.analysis_method,
+    experiments.power,
+    experiments.design,
+    experiments.sequential_looks,
+    experiments.msprt_mixing_sd,
     experiments.start_date,
     experiments.end_date
 from analysed

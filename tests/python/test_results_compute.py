@@ -157,11 +157,26 @@ def test_mean_and_ratio_match_row_level_delta_method(results, units, metric):
         assert r.relative_ci_upper == pytest.approx(est[1] / est[0] - 1 + stats.norm.ppf(0.975) * rel_se, rel=RTOL)
 
 
-def test_holm_over_treatment_arms(results):
-    sub = results[(results.metric_id == "rev") & (results.dimension_name == "overall") & (results.analysis_date == D2)]
-    ref = multipletests(sub.decision_p_value.to_numpy(), method="holm")[1]
-    np.testing.assert_allclose(sub.p_value_holm.to_numpy(), ref, rtol=RTOL)
+def test_multiple_testing_family_is_all_metrics_and_arms(results):
+    """Holm and BH over every metric x treatment arm of (experiment, slice, date); guardrails enter
+    with their one-sided non-inferiority p-value; Bonferroni-widened CIs at alpha / m."""
+    sub = results[(results.dimension_name == "overall") & (results.analysis_date == D2)]
+    family_p = np.where(sub.metric_role == "guardrail", sub.non_inferiority_p_value, sub.decision_p_value)
+    ok = np.isfinite(family_p)
+    np.testing.assert_allclose(sub.p_value_holm.to_numpy()[ok], multipletests(family_p[ok], method="holm")[1], rtol=RTOL)
+    np.testing.assert_allclose(sub.p_value_bh.to_numpy()[ok], multipletests(family_p[ok], method="fdr_bh")[1], rtol=RTOL)
+    assert (sub.family_size == ok.sum()).all() and ok.sum() >= 8
     assert (sub.is_statistically_significant == (sub.p_value_holm < 0.05)).all()
+    m = ok.sum()
+    for _, r in sub.iterrows():
+        if r.test_method == "welch_t" and r.estimate_method == "unadjusted":
+            crit = stats.t.ppf(1 - 0.05 / (2 * m), r.degrees_of_freedom)
+            se = (r.decision_ci_upper - r.decision_ci_lower) / (2 * stats.t.ppf(0.975, r.degrees_of_freedom))
+        else:
+            crit = stats.norm.ppf(1 - 0.05 / (2 * m))
+            se = (r.decision_ci_upper - r.decision_ci_lower) / (2 * stats.norm.ppf(0.975))
+        assert r.adjusted_ci_lower == pytest.approx(r.decision_effect - crit * se, rel=1e-9, abs=1e-12)
+        assert r.adjusted_ci_upper == pytest.approx(r.decision_effect + crit * se, rel=1e-9, abs=1e-12)
 
 
 def test_cuped_matches_ols_and_becomes_decision_estimate(units):
@@ -325,6 +340,14 @@ def test_guardrail_statuses():
     assert r.loc["fine", "guardrail_status"] == "non_inferior"
     assert r.loc["noisy", "guardrail_status"] == "inconclusive"
     assert r.loc["lat", "guardrail_status"] == "breached"          # +10% latency, lower is better
+    # non-inferiority p-value: one-sided z of (tolerance - relative harm) over the delta-method SE
+    for name in ("small_harm", "fine", "noisy"):
+        row = r.loc[name]
+        harm = -row.decision_relative_effect
+        se = (row.decision_relative_ci_upper - row.decision_relative_ci_lower) / (2 * stats.norm.ppf(0.975))
+        assert row.non_inferiority_p_value == pytest.approx(stats.norm.sf((0.05 - harm) / se), rel=1e-9)
+    assert (r.loc[["small_harm", "fine"], "non_inferiority_p_value"] < 0.05).all()
+    assert r.loc["noisy", "non_inferiority_p_value"] > 0.05
 
 
 def test_negative_control_mean_orientation():
@@ -379,3 +402,12 @@ def test_timestamp_and_string_dates_accepted(units):
     for conv in (lambda s: pd.to_datetime(s), lambda s: s.astype(str)):
         out = compute_results(arm.assign(analysis_date=conv(arm.analysis_date)), _configs(), VARIANTS)
         assert out.column("analysis_date").equals(ref.column("analysis_date"))
+
+
+@pytest.mark.parametrize("metric", ["conv", "rev", "orders", "aov"])
+def test_pre_period_imbalance_matches_welch_on_pre_rows(results, units, metric):
+    for arm in ("B", "C"):
+        r = _row(results, metric, arm)
+        c, t = _rows(units, metric, "A"), _rows(units, metric, arm)
+        ref = stats.ttest_ind(t.pre_num, c.pre_num, equal_var=False)
+        assert r.pre_period_imbalance_p_value == pytest.approx(ref.pvalue, rel=RTOL)
