@@ -1,6 +1,7 @@
 -- Grain: one row per (experiment_id, metric_id) analysed. Resolves every aggregation into a
 -- numerator component and, for mean / ratio, a denominator component:
 --   measure: event_count | value_sum | value_count; is_indicator: conversion (0/1 per unit).
+-- depends_on: {{ ref('int_registry_problems') }}
 with experiment_metrics as (
     select * from {{ ref('stg_registry__experiment_metrics') }}
 ),
