@@ -20,6 +20,7 @@
 
 -- depends_on: {{ ref('int_incremental_window') }}
 -- depends_on: {{ ref('int_exposures_validated') }}
+-- depends_on: {{ ref('int_experiment_metrics_defined') }}
 
 with units as (
     select

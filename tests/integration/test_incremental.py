@@ -1,0 +1,171 @@
+"""Incremental runs equal a full refresh; the decision trail survives a full refresh; a killed run
+is repaired by the next run; two runs at once get a clear lock error (issue: trustworthy runs)."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+
+import duckdb
+import pandas as pd
+import pytest
+
+from .project import ScratchProject
+
+FACT_TABLES = [
+    "fct_exposures", "fct_quarantine", "fct_arm_statistics", "fct_srm_checks", "fct_experiment_results",
+    "fct_decision_records", "fct_experiment_health",
+]
+SCALE, SEED = 0.05, 7
+
+
+def _generate(database):
+    subprocess.run([sys.executable, "-m", "exptools.demo_data", "--database", str(database), "--scale", str(SCALE),
+                    "--seed", str(SEED)], check=True, capture_output=True)
+
+
+def _append_late_data(project: ScratchProject):
+    """Rows that arrive after the 2026-10-20 run but are dated inside its look-back window:
+    an order completion of an analysed chatbot unit, a new exposure of an analysed unit in the
+    other arm (the unit becomes excluded: its earlier rows must be reversed), and a brand-new unit."""
+    unit = project.sql(
+        "select unit_id from main.fct_exposures where experiment_id = 'chatbot_delivery_estimate' "
+        "and exposure_date = date '2026-10-03' order by unit_id limit 1")[0][0]
+    switcher, variant = project.sql(
+        "select unit_id, variant_id from main.fct_exposures where experiment_id = 'chatbot_delivery_estimate' "
+        "and exposure_date = date '2026-10-02' order by unit_id limit 1")[0]
+    other = "control" if variant == "treatment" else "treatment"
+    return [
+        ("insert into raw.metric_events values (?, 'order_completed', timestamp '2026-10-19 10:00:00', null)", [unit]),
+        ("insert into raw.exposures values ('chatbot_delivery_estimate', ?, ?, timestamp '2026-10-19 09:00:00', "
+         "'ios', 'DE', 'Berlin', false, false)", [switcher, other]),
+        ("insert into raw.exposures values ('chatbot_delivery_estimate', 'late_new_unit', 'control', "
+         "timestamp '2026-10-19 08:00:00', 'web', 'DE', 'Berlin', false, false)", []),
+        ("insert into raw.metric_events values ('late_new_unit', 'order_completed', timestamp '2026-10-19 20:00:00', null)",
+         []),
+    ], switcher
+
+
+def _tables(database, tables=FACT_TABLES) -> dict[str, pd.DataFrame]:
+    out = {}
+    with duckdb.connect(str(database), read_only=True) as connection:
+        for table in tables:
+            frame = connection.execute(f"select * from main.{table}").df()
+            out[table] = frame.sort_values(list(frame.columns)).reset_index(drop=True)
+    return out
+
+
+def _assert_same(left: dict, right: dict):
+    for table in left:
+        pd.testing.assert_frame_equal(left[table], right[table], check_exact=True, obj=table)
+
+
+@pytest.fixture(scope="module")
+def incremental_and_full(tmp_path_factory):
+    base = tmp_path_factory.mktemp("incremental")
+    incremental = ScratchProject(base / "incremental")
+    _generate(incremental.database)
+    incremental.dbt(["build"], {"as_of_date": "2026-10-12"})
+    incremental.dbt(["build"], {"as_of_date": "2026-10-20"})
+    statements, switcher = _append_late_data(incremental)
+    for sql, params in statements:
+        incremental.sql(sql, params)
+    incremental.dbt(["build"], {"as_of_date": "2026-10-31"})
+    history_before = _tables(incremental.database, ["fct_decision_history"])["fct_decision_history"]
+    incremental.dbt(["build"], {"as_of_date": "2026-10-31"})  # same date again: idempotent
+
+    full = ScratchProject(base / "full")
+    _generate(full.database)
+    for sql, params in statements:
+        full.sql(sql, params)
+    full.dbt(["build"], {"as_of_date": "2026-10-31"})
+    return incremental, full, switcher, history_before
+
+
+def test_incremental_runs_equal_full_refresh(incremental_and_full):
+    incremental, full, switcher, _ = incremental_and_full
+    _assert_same(_tables(incremental.database), _tables(full.database))
+    # the late rows took effect: the switching unit is excluded, the late unit analysed
+    kept = incremental.query_df("select unit_id from main.fct_exposures where experiment_id = 'chatbot_delivery_estimate'")
+    assert switcher not in set(kept.unit_id) and "late_new_unit" in set(kept.unit_id)
+    reversals = incremental.query_df(
+        "select count(*) as n from main.int_unit_metric_deltas where row_kind = 'exclusion_reversal' "
+        f"and unit_id = '{switcher}'")
+    assert reversals.n[0] > 0
+
+
+def test_incremental_run_recomputes_only_the_window(incremental_and_full):
+    incremental, _, _, _ = incremental_and_full
+    window = incremental.query_df("select * from main.int_incremental_window")
+    assert str(window.previous_as_of[0])[:10] == "2026-10-31" and str(window.recompute_from[0])[:10] == "2026-10-29"
+    # rows written by the runs: the 2026-10-31 re-run rewrote only dates on or after R
+    rewritten = incremental.query_df(
+        "select min(activity_date) as first_day from main.int_arm_metric_deltas where built_as_of = date '2026-10-31' "
+        "and loaded_at = (select max(loaded_at) from main.int_arm_metric_deltas)")
+    assert str(rewritten.first_day[0])[:10] >= "2026-10-29"
+
+
+def test_decision_history_is_kept_once_per_date_and_survives_full_refresh(incremental_and_full):
+    incremental, _, _, history_before = incremental_and_full
+    history = _tables(incremental.database, ["fct_decision_history"])["fct_decision_history"]
+    keys = ["experiment_id", "analysis_date"]
+    assert not history.duplicated(keys).any()
+    decisions = incremental.query_df("select experiment_id, analysis_date from main.fct_decision_records")
+    assert len(history) == len(decisions)
+    # the 2026-10-12 run recorded its own date; the later runs did not rewrite it
+    first = history[history.analysis_date == pd.Timestamp("2026-10-12")]
+    assert len(first) > 0 and (first.recorded_as_of_date == pd.Timestamp("2026-10-12")).all()
+    before = history_before.set_index(keys)
+    after = history.set_index(keys)
+    old = before.index[before.recorded_as_of_date < pd.Timestamp("2026-10-31")]
+    pd.testing.assert_frame_equal(after.loc[old].sort_index(), before.loc[old].sort_index())
+
+    incremental.dbt(["build", "--full-refresh"], {"as_of_date": "2026-10-31"})
+    refreshed = _tables(incremental.database, ["fct_decision_history"])["fct_decision_history"].set_index(keys)
+    assert len(refreshed) == len(after)
+    pd.testing.assert_frame_equal(refreshed.loc[old].sort_index(), after.loc[old].sort_index())
+
+
+def test_killed_run_is_repaired_by_the_next_run(incremental_and_full, tmp_path):
+    incremental, full, _, _ = incremental_and_full
+    killed = ScratchProject(tmp_path / "killed")
+    _generate(killed.database)
+    killed.dbt(["build"], {"as_of_date": "2026-10-20"})
+    statements, _ = _append_late_data(killed)
+    for sql, params in statements:
+        killed.sql(sql, params)
+    process = subprocess.Popen(killed.command(["build"], {"as_of_date": "2026-10-31"}), env=killed.env(),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=killed.dir)
+    seen = []
+    deadline = time.time() + 300
+    for line in process.stdout:  # kill right after the incremental event scan committed
+        seen.append(line)
+        if "OK created sql incremental model main.int_unit_event_days" in line or time.time() > deadline:
+            break
+    process.kill()
+    process.wait()
+    assert any("int_unit_event_days" in line for line in seen), "".join(seen[-20:])
+    killed.dbt(["build"], {"as_of_date": "2026-10-31"})
+    _assert_same(_tables(killed.database), _tables(full.database))
+
+
+def test_two_runs_at_once_get_a_clear_lock_error(incremental_and_full, tmp_path):
+    incremental, _, _, _ = incremental_and_full
+    copy = tmp_path / "locked.duckdb"
+    shutil.copy(incremental.database, copy)
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); c.execute('begin transaction'); "
+        "print('locked', flush=True); time.sleep(120)"), str(copy)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        second = ScratchProject(tmp_path / "second", database=copy)
+        completed = second.dbt(["build"], {"as_of_date": "2026-10-31"}, check=False)
+        assert completed.returncode != 0
+        assert "Could not set lock on file" in completed.stdout + completed.stderr
+    finally:
+        holder.kill()
+        holder.wait()
+    # the file is intact: the other run's tables are all there and readable
+    with duckdb.connect(str(copy), read_only=True) as connection:
+        assert connection.execute("select count(*) from main.fct_decision_records").fetchone()[0] > 0
