@@ -17,7 +17,7 @@ export EXP_DUCKDB_PATH  ?= $(CURDIR)/$(DB)
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dbt,test]"
+	$(BIN)/python -m pip install --quiet -e ".[dbt,test,quality]"
 	touch $@
 
 install: $(BIN)/.installed

@@ -31,7 +31,8 @@ from .schemas import DECISIONS_SCHEMA
 
 OVERALL = ("overall", "all")
 VERDICTS = ("rerun", "stop", "ship", "keep_running", "iterate")
-IMPLEMENTED_METHODS = ("fixed_horizon",)
+IMPLEMENTED_METHODS = ("fixed_horizon", "group_sequential", "msprt")
+SEQUENTIAL_METHODS = ("group_sequential", "msprt")
 
 
 def _overall(table: pa.Table) -> pa.Table:
@@ -79,10 +80,54 @@ def _s(x: pd.Series) -> pd.Series:
     return x.astype(object).where(x.notna(), "n/a").astype(str)
 
 
-def compute_decisions(results, srm, metric_configs) -> pa.Table:
+#: health-check warning thresholds (warnings are reported; they do not change the verdict)
+MULTIPLE_VARIANT_SHARE_WARNING = 0.01
+EVENTS_BEFORE_EXPOSURE_SHARE_WARNING = 0.20
+PRE_PERIOD_IMBALANCE_ALPHA = 0.001
+
+
+def _health_warnings(grid: pd.DataFrame, health, res: pd.DataFrame) -> np.ndarray:
+    """One '; '-joined warning text per grid row ('' when healthy), vectorised per check."""
+    keys = ["experiment_id", "analysis_date"]
+    out = np.full(len(grid), "", dtype=object)
+
+    def add(mask, text):
+        nonlocal out
+        mask = np.asarray(mask, dtype=bool)
+        text = np.asarray(text, dtype=object) if not isinstance(text, str) else np.full(len(grid), text, dtype=object)
+        out = np.where(mask & (out != ""), out + "; " + text.astype(str), np.where(mask, text, out))
+
+    if health is not None:
+        h = _frame(A.canonical_order(A.to_table(health), keys), {
+            "experiment_id": "s", "analysis_date": "d", "n_slices_checked": "f", "n_slices_with_srm": "f",
+            "multiple_variant_share": "f", "is_exposure_stopped": "b", "events_before_exposure_share": "f"})
+        g = grid[keys].merge(h.drop_duplicates(keys), on=keys, how="left")
+        add(g["n_slices_with_srm"].fillna(0) > 0,
+            "health: SRM in " + _fmt(g["n_slices_with_srm"], ".0f") + " of " + _fmt(g["n_slices_checked"], ".0f")
+            + " slices")
+        add(g["multiple_variant_share"].fillna(0) > MULTIPLE_VARIANT_SHARE_WARNING,
+            "health: " + _fmt(g["multiple_variant_share"], ".2%") + " of units were exposed to several arms (excluded)")
+        add(g["is_exposure_stopped"].fillna(False).astype(bool), "health: no exposures on this date (exposure stopped?)")
+        add(g["events_before_exposure_share"].fillna(0) > EVENTS_BEFORE_EXPOSURE_SHARE_WARNING,
+            "health: " + _fmt(g["events_before_exposure_share"], ".1%")
+            + " of metric events happened in the 24 hours before first exposure (late exposure logging?)")
+    if len(res) and "pre_period_imbalance_p_value" in res:
+        imb = res[res["pre_period_imbalance_p_value"] < PRE_PERIOD_IMBALANCE_ALPHA]
+        if len(imb):
+            imb = imb.assign(text="health: pre-period imbalance on " + _s(imb["metric_id"]) + " ("
+                             + _s(imb["treatment_variant_id"]) + ", p=" + _fmt(imb["pre_period_imbalance_p_value"], ".2g") + ")")
+            agg = imb.groupby(keys, sort=False)["text"].agg("; ".join).reset_index()
+            g = grid[keys].merge(agg, on=keys, how="left")
+            add(g["text"].notna().to_numpy(), g["text"].fillna("").to_numpy(dtype=object))
+    return out
+
+
+def compute_decisions(results, srm, metric_configs, health=None) -> pa.Table:
     """Decisions per experiment x analysis date (schema :data:`DECISIONS_SCHEMA`); inputs are
-    the outputs of :func:`compute_results` and :func:`compute_srm` and the metric configs
-    (pandas DataFrames or pyarrow Tables). Only the ('overall', 'all') slice is used."""
+    the outputs of :func:`compute_results` and :func:`compute_srm`, the metric configs and,
+    optionally, the health checks of ``fct_experiment_health`` (pandas DataFrames or pyarrow
+    Tables). Only the ('overall', 'all') slice is used. Health warnings are reported in
+    ``health_warnings`` and the reasons; they do not change the verdict (SRM overall does)."""
     res = _frame(A.canonical_order(_overall(A.to_table(results)), [
         "experiment_id", "analysis_date", "metric_id", "treatment_variant_id"]), {
         "experiment_id": "s", "metric_id": "s", "metric_role": "s", "control_variant_id": "s",
@@ -91,7 +136,7 @@ def compute_decisions(results, srm, metric_configs) -> pa.Table:
         "p_value_holm": "f", "alpha": "f", "desired_direction": "s", "practical_threshold": "f",
         "threshold_scale": "s", "guardrail_tolerance": "f", "is_statistically_significant": "b",
         "is_practically_significant": "b", "guardrail_status": "s", "status": "s",
-        "status_reason": "s", "estimate_method": "s"})
+        "status_reason": "s", "estimate_method": "s", "pre_period_imbalance_p_value": "f"})
     srm_df = _frame(A.canonical_order(_overall(A.to_table(srm)), ["experiment_id", "analysis_date"]), {
         "experiment_id": "s", "analysis_date": "d", "srm_p_value": "f", "is_srm": "b", "srm_alpha": "f"})
     cfg = _frame(A.canonical_order(A.to_table(metric_configs), ["experiment_id", "metric_id"]), {
@@ -119,7 +164,8 @@ def compute_decisions(results, srm, metric_configs) -> pa.Table:
     res["sign"] = np.where(res["desired_direction"].str.lower() == "decrease", -1.0, 1.0)
     arm_keys = keys + ["treatment_variant_id"]
     arms = res[arm_keys + ["control_variant_id"]].drop_duplicates(arm_keys)
-    arms = arms.merge(grid[keys + ["primary_metric_id", "is_final_analysis", "end_day"]], on=keys, how="left")
+    arms = arms.merge(grid[keys + ["primary_metric_id", "is_final_analysis", "end_day", "analysis_method"]], on=keys,
+                      how="left")
     prim_rows = res.merge(grid[keys + ["primary_metric_id"]], on=keys)
     prim_rows = prim_rows[prim_rows["metric_id"] == prim_rows["primary_metric_id"]].drop_duplicates(arm_keys)
     pcols = ["decision_effect", "decision_relative_effect", "decision_ci_lower", "decision_ci_upper",
@@ -149,29 +195,35 @@ def compute_decisions(results, srm, metric_configs) -> pa.Table:
     bad_primary = np.isin(status, ["missing_control", "invalid_input"])
     insufficient = status == "insufficient_data"
 
+    # sequential designs (always-valid mSPRT, group-sequential boundaries) may stop at an interim
+    # look once the primary is significant; a fixed horizon never does
+    sequential = arms["analysis_method"].isin(SEQUENTIAL_METHODS).to_numpy()
+    early = sequential & ~final & sig
     conds = [
         ~has_primary, bad_primary, breach, harmful_sig, insufficient & ~final, insufficient & final,
-        ~final, good_sig & prac, good_sig & ~prac, ~sig & prac, np.ones(len(arms), bool),
+        ~final & ~sequential, ~final & ~sig, good_sig & prac, good_sig & ~prac, ~sig & prac, np.ones(len(arms), bool),
     ]
     verdicts = ["rerun", "rerun", "stop", "stop", "keep_running", "rerun",
-                "keep_running", "ship", "iterate", "iterate", "stop"]
+                "keep_running", "keep_running", "ship", "iterate", "iterate", "stop"]
+    early_txt = np.where(early, " (sequential: stopped early at an interim look)", "")
     why = [
         "no result for the primary metric",
         "primary metric result is " + _s(arms["status"]) + " (" + _s(arms["status_reason"]) + ")",
         _s(arms["breach_text"]),
-        "primary significantly in the harmful direction",
+        "primary significantly in the harmful direction" + pd.Series(early_txt, index=arms.index),
         "insufficient data so far (" + _s(arms["status_reason"]) + ")",
         "insufficient data at the final analysis (" + _s(arms["status_reason"]) + ")",
         "interim look before the final analysis: no ship/iterate under a fixed horizon",
-        "statistically and practically significant",
-        "statistically significant but below the practical threshold",
+        "interim look: the primary has not reached sequential significance yet",
+        "statistically and practically significant" + pd.Series(early_txt, index=arms.index),
+        "statistically significant but below the practical threshold" + pd.Series(early_txt, index=arms.index),
         "exceeds the practical threshold but not statistically significant",
         "neither statistically nor practically significant",
     ]
     choice = np.select(conds, np.arange(len(conds)), default=len(conds) - 1) if len(arms) else np.zeros(0, int)
     arms["verdict"] = np.asarray(verdicts, dtype=object)[choice] if len(arms) else pd.Series(dtype=object)
     why_arr = np.empty(len(arms), dtype=object)
-    for i, w in enumerate(why):  # loop over the 11 rules, not over rows
+    for i, w in enumerate(why):  # loop over the 12 rules, not over rows
         sel = choice == i
         why_arr[sel] = (w.to_numpy()[sel] if isinstance(w, pd.Series) else w)
     scale_txt = np.where(arms["threshold_scale"].fillna("").str.lower() == "absolute", "", "%")
@@ -225,6 +277,8 @@ def compute_decisions(results, srm, metric_configs) -> pa.Table:
                                     "interim analysis (final analysis on " + _day_str(g["end_day"]) + ")"),
                            index=g.index))
     parts.append(g["arm_text"].fillna(""))
+    warnings = _health_warnings(g, health, res)
+    parts.append(pd.Series(warnings, index=g.index))
     parts.append(pd.Series(np.where(dec == "ship", "ship " + _s(g["treatment_variant_id"]), ""), index=g.index))
     reasons = np.full(len(g), "", dtype=object)
     for part in parts:  # a fixed handful of columns, each combined vectorised
@@ -246,5 +300,6 @@ def compute_decisions(results, srm, metric_configs) -> pa.Table:
         pa.array(g["n_guardrail_breaches"].fillna(0).to_numpy(dtype=np.int64), type=pa.int64()),
         pa.array(list(reasons), type=pa.string()),
         pa.array(g["analysis_method"].astype(object).where(g["analysis_method"].notna(), None).to_numpy(dtype=object), type=pa.string()),
+        pa.array([w if w else None for w in warnings], type=pa.string()),
     ], schema=DECISIONS_SCHEMA)
     return table.sort_by([("experiment_id", "ascending"), ("analysis_date", "ascending")])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -23,11 +24,21 @@ from .means import welch_ttest, z_test_difference
 from .moments import PRECISION_LOSS_CONDITION, ArmSums, inconsistent_sums, reciprocals, var_r
 from ._common import critical_value, normal_p_value, normal_quantile
 from .moments import variance_from_sums as var_from
+from .bayesian import expected_loss_beta, normal_posterior_difference, prob_treatment_beats_control
 from .multiple_testing import benjamini_hochberg, holm
+from .power import achieved_power
 from .proportions import two_proportion_ztest
 from .ratio import ratio_delta_method
 from .relative import FIELLER_UNBOUNDED, LOG_UNDEFINED, ZERO_CONTROL_MEAN, relative_lift
 from .schemas import ARM_STATS_SUM_COLUMNS, RESULTS_SCHEMA
+from .sequential import (
+    always_valid,
+    default_mixing_variance,
+    group_sequential_boundaries,
+    msprt_confidence_interval,
+    msprt_p_value,
+    sequential_crossing,
+)
 
 AGGREGATIONS = ("conversion", "count", "sum", "mean", "ratio")
 ROLES = ("primary", "secondary", "guardrail")
@@ -37,6 +48,8 @@ TEST_METHODS = ("two_proportion_z", "welch_t", "delta_method_z")
 ESTIMATE_METHODS = ("unadjusted", "cuped")
 GUARDRAIL_STATUSES = ("breached", "non_inferior", "inconclusive")
 STATUSES = ("ok", "insufficient_data", "missing_control", "invalid_input")
+BAYESIAN_METHODS = ("normal", "beta_binomial")
+ANALYSIS_METHODS = ("fixed_horizon", "group_sequential", "msprt")
 
 #: default minimum number of units in each arm for any inference
 MIN_UNITS_PER_ARM = 2
@@ -69,6 +82,7 @@ REASONS: tuple[tuple[str, int], ...] = (
     ("cuped_not_computable", _INFO),
     ("variance_precision_loss", _INFO),
     ("guardrail_tolerance_missing_assumed_0", _INFO),
+    ("msprt_mixing_variance_undefined", _INFO),
 )
 _BIT = {name: np.int64(1) << np.int64(i) for i, (name, _) in enumerate(REASONS)}
 _CAT_MASK = {
@@ -256,6 +270,12 @@ def _compute_results(
 
     def cfg_float(name):
         return _ext(A.float_np(col(cfg, name), NC))[cfg_idx]
+
+    def cfg_days(name):
+        arr = col(cfg, name)
+        if arr is None:
+            return np.full(R, np.nan)
+        return _ext(A.date_days(A.as_date32(arr, NC), NC))[cfg_idx]
 
     def cfg_bool(name):
         return _ext(A.bool_np(col(cfg, name), NC), False)[cfg_idx]
@@ -486,6 +506,20 @@ def _compute_results(
         ni_z = (tolerance - harm_rel) / rel_se
     ni_p = np.where(is_guard & ~not_ok & (rel_se > 0), normal_p_value(ni_z, "greater"), np.nan)
     family_p = np.where(is_guard, ni_p, d_p)
+
+    # ---- sequential analyses (registry analysis_method; docs/statistics.md, Sequential) ------------
+    seq = _sequential(
+        method=cfg_code("analysis_method", ANALYSIS_METHODS), group=A.combine_codes(eT, m_codes[T], v_codes[T], dn_codes[T], dv_codes[T]) if R else np.zeros(0, np.int64),
+        days=days[T] if R else np.zeros(0), d_eff=d_eff, d_se=d_se, ref_mean=ref_mean, ok=~not_ok,
+        alpha=alpha_safe, effect_of_interest=np.where(is_guard, tolerance, threshold) * np.where(
+            (scale == 1) & ~is_guard, 1.0, np.abs(ref_mean)),
+        mixing_sd=cfg_float("msprt_mixing_sd"), looks=cfg_float("sequential_looks"),
+        start_day=cfg_days("start_date"), end_day=cfg_days("end_date"),
+        family=family, in_family=np.isfinite(family_p))
+    flag(seq.mixing_undefined, "msprt_mixing_variance_undefined")
+    # mSPRT: the always-valid p-value replaces the fixed-horizon one in the family (an always-valid
+    # p-value is a valid p-value at any look, so Holm / BH apply unchanged)
+    family_p = np.where((seq.method == 2) & ~is_guard, seq.p_value, family_p)
     p_holm = holm(family_p, family) if R else np.zeros(0)
     p_bh = benjamini_hochberg(family_p, family) if R else np.zeros(0)
     family_size = (np.bincount(family, weights=np.isfinite(family_p).astype(float), minlength=int(family.max()) + 1)[family]
@@ -504,6 +538,9 @@ def _compute_results(
 
     with np.errstate(invalid="ignore"):
         stat_sig = (p_holm < alpha) & ~not_ok & ~is_guard
+        # group-sequential: significant once the efficacy boundary (Bonferroni-split over the
+        # family) has been crossed at a planned look
+        stat_sig = np.where(seq.method == 1, seq.crossed & ~not_ok & ~is_guard, stat_sig)
         moved = np.where(scale == 1, sign * d_eff, sign * o_rel)
         prac_sig = (moved >= threshold) & (moved > 0) & ~not_ok
         # breach: the harm is statistically significant (two-sided, unadjusted: a veto errs on the
@@ -525,6 +562,48 @@ def _compute_results(
             w = welch_ttest(cr["sum_pre_num"] / nC[sel], vc, nC[sel], tr["sum_pre_num"] / nT[sel], vt, nT[sel],
                             alpha=alpha_safe[sel])
         pre_p[sel] = np.where((vc + vt) > 0, w.p_value, np.nan)
+
+    # ---- power: MDE at the registry power and the power to detect the practical threshold, both
+    # with the observed standard error of the decision estimate (not post-hoc power at the
+    # observed effect, which is a function of the p-value: Hoenig & Heisey 2001)
+    target_power = cfg_float("power")
+    target_power = np.where((target_power > 0) & (target_power < 1), target_power, 0.8)
+    with np.errstate(all="ignore"):
+        mde = (normal_quantile(1.0 - alpha_safe / 2.0) + normal_quantile(target_power)) * d_se
+        effect_of_interest = np.where(scale == 1, threshold, threshold * np.abs(ref_mean))
+        power_at_threshold = np.where((effect_of_interest > 0) & ~not_ok,
+                                      achieved_power(effect_of_interest, d_se, alpha_safe), np.nan)
+    mde = np.where(~not_ok, mde, np.nan)
+
+    # ---- Bayesian summary in the desired direction: P(treatment better) and the expected loss of
+    # shipping the treatment (absolute units). Normal model with a flat prior on the decision
+    # estimate for every row; the exact Beta-Binomial (Beta(1, 1) priors) for conversion metrics on
+    # the overall slice of each experiment's latest analysis date, the row decisions are read from.
+    with np.errstate(all="ignore"):  # tails underflow to exactly 0 / 1
+        post = normal_posterior_difference(sign * d_eff, d_se)
+    prob_better = np.where(~not_ok, post.prob_treatment_better, np.nan)
+    loss = np.where(~not_ok, post.expected_loss_treatment, np.nan)
+    bayes_method = np.where(~not_ok, 0, -1)
+    if R:
+        last_day = np.full(E + 1, -np.inf)
+        np.maximum.at(last_day, eT, np.where(np.isfinite(days[T]), days[T], -np.inf))
+        overall_code = -1
+        for i, name in enumerate(dn_dict.to_pylist()):
+            if name == "overall":
+                overall_code = i
+        exact = np.flatnonzero((agg == 0) & ~not_ok & (dn_codes[T] == overall_code) & (days[T] == last_day[eT]))
+        if exact.size:
+            cr, tr = arm_sums(exact, ("sum_num",))
+            xc, xt, ncs, nts = cr["sum_num"], tr["sum_num"], nC[exact], nT[exact]
+            a_t, b_t, a_c, b_c = xt + 1.0, nts - xt + 1.0, xc + 1.0, ncs - xc + 1.0
+            with np.errstate(all="ignore"):
+                p_t = prob_treatment_beats_control(a_t, b_t, a_c, b_c)
+                loss_t, loss_c = expected_loss_beta(a_t, b_t, a_c, b_c)
+            up = sign[exact] > 0
+            prob_better[exact] = np.where(up, p_t, 1.0 - p_t)
+            # shipping the treatment loses E[max(p_C - p_T, 0)] when higher is better, else E[max(p_T - p_C, 0)]
+            loss[exact] = np.where(up, loss_t, loss_c)
+            bayes_method[exact] = 1
 
     # ---- assemble ---------------------------------------------------------------------------------
     ctrl_vid_row = A.take_or_null(v_dict, _ext(v_codes, -1)[C]) if R else pa.nulls(0, pa.string())
@@ -562,6 +641,19 @@ def _compute_results(
         "adjusted_ci_upper": F(adj_hi),
         "non_inferiority_p_value": F(ni_p),
         "pre_period_imbalance_p_value": F(pre_p),
+        "minimum_detectable_effect": F(mde),
+        "achieved_power": F(power_at_threshold),
+        "prob_treatment_better": F(prob_better),
+        "expected_loss": F(loss),
+        "bayesian_method": A.labels_out(bayes_method, BAYESIAN_METHODS),
+        "analysis_method": A.labels_out(seq.method, ANALYSIS_METHODS),
+        "information_fraction": F(seq.information_fraction),
+        "sequential_p_value": F(seq.p_value),
+        "sequential_ci_lower": F(seq.ci_lower),
+        "sequential_ci_upper": F(seq.ci_upper),
+        "sequential_boundary_z": F(seq.boundary),
+        "is_boundary_crossed": A.bool_out(seq.crossed, null_mask=seq.method != 1),
+        "msprt_mixing_sd": F(seq.mixing_sd),
         "alpha": F(alpha),
         "desired_direction": cfg_str("desired_direction"),
         "practical_threshold": F(cfg_float("practical_threshold")),
@@ -585,3 +677,91 @@ def _compute_results(
             a = pc.cast(a, f.type)
         arrays.append(a)
     return pa.Table.from_arrays(arrays, schema=RESULTS_SCHEMA)
+
+
+@dataclass
+class _Sequential:
+    method: np.ndarray  #: 0 fixed_horizon, 1 group_sequential, 2 msprt, -1 unknown
+    information_fraction: np.ndarray
+    p_value: np.ndarray  #: mSPRT always-valid p-value
+    ci_lower: np.ndarray
+    ci_upper: np.ndarray
+    boundary: np.ndarray  #: group-sequential |z| boundary on look dates
+    crossed: np.ndarray  #: group-sequential boundary crossed at this or an earlier look
+    mixing_sd: np.ndarray
+    mixing_undefined: np.ndarray
+
+
+def _first_look_value(group, days, value, valid):
+    """Per row, ``value`` at its group's earliest valid row (NaN if none)."""
+    out = np.full(len(group), np.nan)
+    if not len(group):
+        return out
+    g = pd.factorize(group)[0]
+    first = np.full(g.max() + 1, np.inf)
+    np.minimum.at(first, g[valid], days[valid])
+    at_first = valid & (days == first[g])
+    base = np.full(g.max() + 1, np.nan)
+    base[g[at_first]] = value[at_first]
+    return base[g]
+
+
+def _sequential(*, method, group, days, d_eff, d_se, ref_mean, ok, alpha, effect_of_interest, mixing_sd, looks,
+                start_day, end_day, family, in_family) -> _Sequential:
+    """mSPRT (Johari et al. 2017) and Lan-DeMets O'Brien-Fleming group-sequential results per row;
+    rows of other methods get NaN. ``group`` identifies one experiment x metric x arm x slice across
+    analysis dates (the sequence of looks)."""
+    R = len(method)
+    nan = np.full(R, np.nan)
+    res = _Sequential(method=method, information_fraction=nan.copy(), p_value=nan.copy(), ci_lower=nan.copy(),
+                      ci_upper=nan.copy(), boundary=nan.copy(), crossed=np.zeros(R, bool), mixing_sd=nan.copy(),
+                      mixing_undefined=np.zeros(R, bool))
+    with np.errstate(all="ignore"):
+        duration = end_day - start_day + 1.0
+        elapsed = days - start_day + 1.0
+        res.information_fraction = np.where(method >= 1, np.clip(elapsed / duration, 0.0, 1.0), np.nan)
+
+    # mSPRT: tau fixed per sequence at its first valid look (registry msprt_mixing_sd, else the
+    # practical effect / guardrail tolerance on the absolute scale, from the control mean then)
+    m = np.flatnonzero(method == 2)
+    if m.size:
+        valid = ok[m] & np.isfinite(d_se[m]) & (d_se[m] > 0)
+        effect_first = _first_look_value(group[m], days[m], effect_of_interest[m], valid & np.isfinite(effect_of_interest[m]))
+        with np.errstate(all="ignore"):
+            tau2 = default_mixing_variance(practical_effect=np.where(effect_first > 0, effect_first, np.nan),
+                                           alpha=alpha[m], mixing_sd=mixing_sd[m])
+            p = msprt_p_value(d_eff[m], d_se[m], tau2)
+            lo, hi = msprt_confidence_interval(d_eff[m], d_se[m], tau2, alpha[m])
+        usable = valid & np.isfinite(tau2)
+        p, lo, hi = (np.where(usable, x, np.nan) for x in (p, lo, hi))
+        av = always_valid(group[m], days[m], p, lo, hi)
+        res.p_value[m], res.ci_lower[m], res.ci_upper[m] = av.p_value, av.ci_lower, av.ci_upper
+        res.mixing_sd[m] = np.sqrt(tau2)
+        res.mixing_undefined[m] = valid & ~np.isfinite(tau2)
+
+    # group-sequential: K planned looks equally spaced in calendar time (look k on day
+    # ceil(k * D / K) of a D-day experiment), two-sided Lan-DeMets O'Brien-Fleming spending at
+    # alpha / m (Bonferroni over the m members of the multiple-testing family)
+    gsel = np.flatnonzero(method == 1)
+    if gsel.size:
+        size = np.bincount(family, weights=in_family.astype(float), minlength=int(family.max()) + 1)[family]
+        k_looks = looks[gsel]
+        dur, el = duration[gsel], elapsed[gsel]
+        with np.errstate(all="ignore"):
+            k_row = np.ceil(el * k_looks / dur)
+            is_look = (k_looks >= 1) & (k_row >= 1) & (k_row <= k_looks) & (np.ceil(k_row * dur / k_looks) == el)
+            alpha_eff = alpha[gsel] / np.maximum(size[gsel], 1.0)
+        boundary = np.full(gsel.size, np.inf)
+        keys = np.flatnonzero(is_look)
+        if keys.size:
+            combos = pd.DataFrame({"K": k_looks[keys], "a": alpha_eff[keys], "k": k_row[keys]})
+            for (K, a), rows in combos.groupby(["K", "a"], sort=True).groups.items():  # few designs
+                design = group_sequential_boundaries(np.arange(1, int(K) + 1) / K, alpha=a, spending="obf")
+                idx = keys[np.asarray(rows)]
+                boundary[idx] = np.asarray(design.boundaries)[k_row[idx].astype(int) - 1]
+        with np.errstate(all="ignore"):
+            z = np.where(ok[gsel] & (d_se[gsel] > 0), d_eff[gsel] / d_se[gsel], np.nan)
+        crossing = sequential_crossing(group[gsel], days[gsel], np.where(np.isfinite(z), z, 0.0), boundary)
+        res.crossed[gsel] = np.asarray(crossing.crossed, bool)
+        res.boundary[gsel] = np.where(np.isfinite(boundary), boundary, np.nan)
+    return res

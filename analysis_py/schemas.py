@@ -55,6 +55,19 @@ RESULTS_SCHEMA = pa.schema([
     ("adjusted_ci_upper", F),
     ("non_inferiority_p_value", F),
     ("pre_period_imbalance_p_value", F),
+    ("minimum_detectable_effect", F),
+    ("achieved_power", F),
+    ("prob_treatment_better", F),
+    ("expected_loss", F),
+    ("bayesian_method", S),
+    ("analysis_method", S),
+    ("information_fraction", F),
+    ("sequential_p_value", F),
+    ("sequential_ci_lower", F),
+    ("sequential_ci_upper", F),
+    ("sequential_boundary_z", F),
+    ("is_boundary_crossed", B),
+    ("msprt_mixing_sd", F),
     ("alpha", F),
     ("desired_direction", S),
     ("practical_threshold", F),
@@ -105,6 +118,7 @@ DECISIONS_SCHEMA = pa.schema([
     ("n_guardrail_breaches", I),
     ("decision_reasons", S),
     ("analysis_method", S),
+    ("health_warnings", S),
 ])
 
 ARM_STATS_KEY_COLUMNS = ("experiment_id", "metric_id", "variant_id", "dimension_name", "dimension_value", "analysis_date")

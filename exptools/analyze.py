@@ -2,7 +2,8 @@
 
 Inside `dbt build` on DuckDB the same functions run as dbt Python models. dbt-spark runs Python
 models only on Databricks, so on Spark (or to re-run the statistics alone) build the SQL models
-with `dbt build --exclude fct_experiment_results+ fct_srm_checks+` and run this step:
+with `dbt build --exclude config.materialized:python+` (keeps fct_experiment_health, which is SQL) and
+run this step:
 
     python -m exptools.analyze --database warehouse.duckdb
 
@@ -17,6 +18,7 @@ from typing import Callable
 import pyarrow as pa
 
 from analysis_py import compute_decisions, compute_results, compute_srm
+from analysis_py.designs import compute_bandit_allocations, compute_factorial_anova
 
 from .arrow_io import read_arrow
 
@@ -25,20 +27,24 @@ WriteTable = Callable[[str, pa.Table], None]
 
 
 def run_analysis(read_table: ReadTable, write_table: WriteTable) -> dict[str, pa.Table]:
-    """Compute the three Python-built marts from the SQL-built aggregates and write them."""
+    """Compute the Python-built marts from the SQL-built aggregates and write them."""
     metric_configs = read_table("int_experiment_metrics_defined")
-    results = compute_results(
-        read_table("fct_arm_statistics"), metric_configs, read_table("stg_registry__variants")
-    )
+    arm_statistics = read_table("fct_arm_statistics")
+    variants = read_table("stg_registry__variants")
+    results = compute_results(arm_statistics, metric_configs, variants)
     srm_checks = compute_srm(read_table("int_srm_chi_square"))
-    decisions = compute_decisions(results, srm_checks, metric_configs)
     outputs = {
         "fct_experiment_results": results,
         "fct_srm_checks": srm_checks,
-        "fct_decision_records": decisions,
+        "fct_factorial_anova": compute_factorial_anova(arm_statistics, metric_configs, variants),
+        "fct_bandit_allocations": compute_bandit_allocations(arm_statistics, metric_configs, variants),
     }
     for name, table in outputs.items():
         write_table(name, table)
+    # fct_experiment_health is SQL (built by dbt before this step): its warnings join the reasons
+    outputs["fct_decision_records"] = compute_decisions(
+        results, srm_checks, metric_configs, health=read_table("fct_experiment_health"))
+    write_table("fct_decision_records", outputs["fct_decision_records"])
     return outputs
 
 

@@ -9,11 +9,18 @@ Writes the two raw tables of ``docs/semantics.md``::
 into a DuckDB file (schema ``raw``, tables replaced) or, with ``parquet_dir``, as
 ``exposures.parquet`` / ``metric_events.parquet`` with the same schema.
 
-The six demo experiments (registry in ``seeds/*.csv``) each carry a planted truth
+The ten demo experiments (registry in ``seeds/*.csv``) each carry a planted truth
 (:func:`planted_truth`), and the data carries a small, exactly known amount of dirt
 (:func:`expected_quarantine`). Everything is vectorised numpy, generated in chunks of at most
 ``CHUNK_BLOCKS`` randomisation blocks per experiment, and deterministic: the same
 ``(scale, seed)`` gives identical rows in the same order.
+
+The six core experiments (``CORE_EXPERIMENTS``: fixed-horizon A/B(/n) tests with planted dirt)
+come first, then the row-level dirt, then the four design experiments (``DESIGN_EXPERIMENTS``:
+a 2x2 factorial, a 3-arm bandit, a group-sequential and an mSPRT test; no planted dirt, fresh
+customers numbered after the row-level dirt, their own RNG streams). Adding the design
+experiments left the core experiments' rows unchanged: the output of the core experiments and
+the row-level dirt is a byte-identical prefix of the output.
 
 Usage::
 
@@ -25,7 +32,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterator
 
 import numpy as np
@@ -71,6 +78,12 @@ EVENT_NAMES = (
     "search_performed",
     "search_purchase",
     "promo_banner_clicked",
+    # Design experiments (appended: the codes above are unchanged).
+    "checkout_completed",
+    "recommendation_clicked",
+    "fee_checkout_order",
+    "fee_support_contact",
+    "onboarding_completed",
 )
 EV = {name: code for code, name in enumerate(EVENT_NAMES)}
 
@@ -121,6 +134,9 @@ class ExperimentSpec:
     units_per_arm: int  # at scale 1
     city_weights: tuple[float, ...]
     has_dirty_units: bool = True
+    design: str = "ab"  # registry experiments.design: 'ab' | 'factorial' | 'bandit'
+    analysis_method: str = "fixed_horizon"  # 'fixed_horizon' | 'group_sequential' | 'msprt'
+    sequential_looks: int | None = None  # planned equally spaced looks (group_sequential)
 
     @property
     def n_arms(self) -> int:
@@ -156,9 +172,58 @@ EXPERIMENTS: dict[str, ExperimentSpec] = {
             CITY_WEIGHTS_ORDERS,
             has_dirty_units=False,
         ),
+        # Design experiments: no planted dirt, customers after the row-level dirt (_unit_bases).
+        ExperimentSpec(
+            "checkout_factorial",
+            _OCT1,
+            _OCT28,
+            ("control", "express_only", "saved_cards_only", "express_and_saved_cards"),
+            6_000,
+            CITY_WEIGHTS_ALL,
+            has_dirty_units=False,
+            design="factorial",
+        ),
+        ExperimentSpec(
+            "recommendation_bandit",
+            _OCT1,
+            _OCT28,
+            ("control", "similar_items", "trending_items"),
+            8_000,
+            CITY_WEIGHTS_ALL,
+            has_dirty_units=False,
+            design="bandit",
+        ),
+        ExperimentSpec(
+            "delivery_fee_sequential",
+            _OCT1,
+            _OCT28,
+            ("control", "treatment"),
+            12_000,
+            CITY_WEIGHTS_ALL,
+            has_dirty_units=False,
+            analysis_method="group_sequential",
+            sequential_looks=4,
+        ),
+        ExperimentSpec(
+            "onboarding_msprt",
+            _OCT1,
+            _OCT28,
+            ("control", "treatment"),
+            15_000,
+            CITY_WEIGHTS_ALL,
+            has_dirty_units=False,
+            analysis_method="msprt",
+        ),
     )
 }
 EXPERIMENT_ORDER = tuple(EXPERIMENTS)
+#: The original fixed-horizon experiments (with planted dirt), generated before the row-level dirt.
+CORE_EXPERIMENTS = EXPERIMENT_ORDER[:6]
+#: Factorial / bandit / sequential experiments, generated after the row-level dirt.
+DESIGN_EXPERIMENTS = EXPERIMENT_ORDER[6:]
+#: Customer numbers reserved for the row-level dirt (it uses a few dozen) before the design
+#: experiments' customers.
+ROW_DIRT_RESERVE = 1_000
 
 # Planted effects -----------------------------------------------------------------------------
 CHATBOT_COMPLETION = (0.30, 0.33)
@@ -173,6 +238,25 @@ ORDER_RATE_PER_DAY = 0.10  # mean of an exponential (gamma shape 1) per-customer
 ORDER_VALUE_MEAN = 30.0
 ORDER_VALUE_LIFT = {"treatment_1": 1.06, "treatment_2": 1.06}
 DELIVERY_TIME_LIFT = {"treatment_2": 1.12}
+# checkout_factorial (2x2): factor A = express checkout, factor B = saved cards.
+FACTOR_LEVELS = {
+    "control": ("off", "off"),
+    "express_only": ("on", "off"),
+    "saved_cards_only": ("off", "on"),
+    "express_and_saved_cards": ("on", "on"),
+}
+CHECKOUT_FACTOR_A_LIFT = 1.08  # main effect of A on checkout value (multiplicative)
+CHECKOUT_FACTOR_B_LIFT = 1.00  # no main effect of B
+CHECKOUT_INTERACTION_LIFT = 1.00  # no interaction
+CHECKOUT_CONVERSION = 0.60  # same in every arm
+CHECKOUT_REPEAT = 0.10  # converted customers with a second checkout
+CHECKOUT_VALUE_MEDIAN = 45.0  # EUR per checkout (lognormal)
+CHECKOUT_VALUE_SIGMA = 0.35
+CHECKOUT_VALUE_CAP = 300.0  # metrics.csv winsorize_cap of checkout_value
+RECOMMENDATION_CLICK = (0.10, 0.125, 0.10)  # control, similar_items, trending_items
+FEE_ORDER = (0.20, 0.25)
+FEE_SUPPORT_CONTACT = 0.10
+ONBOARDING_COMPLETION = (0.30, 0.33)
 
 # Structural dirt rules (block-index based, so exact counts follow from the plan) ----------------
 SRM_DROP_EVERY = 20  # push_reminder_timing: treatment unit of every 20th block loses its exposure
@@ -236,6 +320,13 @@ def planted_truth() -> dict[str, dict]:
     the variant to ship when it is ``ship``; ``effects`` the planted true relative effects by
     metric and variant (multiplicative on the control rate/value); ``srm`` whether a sample
     ratio mismatch is planted.
+
+    The design experiments add ``design`` and ``analysis_method``; the factorial its
+    ``factor_levels`` per variant, ``main_effects`` (relative, per metric: factor_a, factor_b,
+    interaction) and ``ship_variants`` (both express arms are correct); the bandit ``best_arm``
+    and ``arm_rates``; the group-sequential test ``sequential_looks``, ``look_dates`` and
+    ``expected_stop_look`` (first look whose O'Brien-Fleming boundary is crossed); the mSPRT
+    test ``msprt_significant_before_end``.
     """
     return {
         "chatbot_delivery_estimate": {
@@ -307,6 +398,92 @@ def planted_truth() -> dict[str, dict]:
             "is_running": True,
             "overlaps_with": "orders_ranking_abc",
         },
+        # Design experiments: rates are exact per arm x exposure day (stratified), values per arm.
+        "checkout_factorial": {
+            "design": "factorial",
+            "analysis_method": "fixed_horizon",
+            "expected_decision": "ship",
+            # Both express arms carry the same planted +8%; which one the pairwise analysis
+            # recommends is down to noise. express_only is the parsimonious choice (factor B adds
+            # nothing); any of ship_variants is correct.
+            "ship_variant": "express_only",
+            "ship_variants": ["express_only", "express_and_saved_cards"],
+            "primary_metric": "checkout_value",
+            "control_rate": CHECKOUT_CONVERSION,
+            "factor_levels": {v: {"factor_a": a, "factor_b": b} for v, (a, b) in FACTOR_LEVELS.items()},
+            "factors": {"factor_a": "express_checkout", "factor_b": "saved_cards"},
+            # Relative effects on checkout_value (multiplicative model: no interaction).
+            "main_effects": {
+                "checkout_value": {
+                    "factor_a": CHECKOUT_FACTOR_A_LIFT - 1,
+                    "factor_b": CHECKOUT_FACTOR_B_LIFT - 1,
+                    "interaction": CHECKOUT_INTERACTION_LIFT - 1,
+                },
+                "checkout_conversion": {"factor_a": 0.0, "factor_b": 0.0, "interaction": 0.0},
+            },
+            "effects": {
+                "checkout_value": {v: checkout_lift(v) - 1 for v in FACTOR_LEVELS if v != "control"},
+                "checkout_conversion": {v: 0.0 for v in FACTOR_LEVELS if v != "control"},
+            },
+            "variant_decisions": {"express_only": "ship", "saved_cards_only": "stop", "express_and_saved_cards": "ship"},
+            "srm": False,
+            "is_running": False,
+        },
+        "recommendation_bandit": {
+            "design": "bandit",
+            "analysis_method": "fixed_horizon",
+            "expected_decision": "ship",
+            "ship_variant": "similar_items",
+            "best_arm": "similar_items",  # the Thompson allocation puts most weight on it
+            "primary_metric": "recommendation_click_rate",
+            "control_rate": RECOMMENDATION_CLICK[0],
+            "arm_rates": dict(zip(EXPERIMENTS["recommendation_bandit"].variants, RECOMMENDATION_CLICK)),
+            "effects": {
+                "recommendation_click_rate": {
+                    "similar_items": RECOMMENDATION_CLICK[1] / RECOMMENDATION_CLICK[0] - 1,
+                    "trending_items": RECOMMENDATION_CLICK[2] / RECOMMENDATION_CLICK[0] - 1,
+                },
+            },
+            "variant_decisions": {"similar_items": "ship", "trending_items": "stop"},
+            "srm": False,
+            "is_running": False,
+        },
+        "delivery_fee_sequential": {
+            "design": "ab",
+            "analysis_method": "group_sequential",
+            "sequential_looks": 4,
+            # Looks every 7 days (2026-10-07, -14, -21, -28). The O'Brien-Fleming boundary
+            # (Lan-DeMets, equal fractions: 4.33, 2.96, 2.36, 2.01; classic: 4.05, 2.86, 2.34,
+            # 2.02; unit-count fractions 0.16/0.51/0.85/1: 5.46, 2.91, 2.18, 2.04) is not crossed
+            # at look 1 and crossed at look 2: z = 3.2 / 6.2 / 8.5 / 9.3 at seed 42 (look 1 in
+            # 2.6..3.2, look 2 in 6.2..6.5 over seeds 1-4).
+            "look_dates": ["2026-10-07", "2026-10-14", "2026-10-21", "2026-10-28"],
+            "expected_stop_look": 2,
+            "expected_decision": "ship",
+            "ship_variant": "treatment",
+            "primary_metric": "fee_order_conversion",
+            "control_rate": FEE_ORDER[0],
+            "effects": {
+                "fee_order_conversion": {"treatment": FEE_ORDER[1] / FEE_ORDER[0] - 1},
+                "fee_support_contact_rate": {"treatment": 0.0},
+            },
+            "srm": False,
+            "is_running": False,
+        },
+        "onboarding_msprt": {
+            "design": "ab",
+            "analysis_method": "msprt",
+            # With the default mixing variance (tau = practical threshold x control rate = 0.015)
+            # the always-valid p-value falls below alpha = 0.05 well before end_date.
+            "msprt_significant_before_end": True,
+            "expected_decision": "ship",
+            "ship_variant": "treatment",
+            "primary_metric": "onboarding_completion",
+            "control_rate": ONBOARDING_COMPLETION[0],
+            "effects": {"onboarding_completion": {"treatment": ONBOARDING_COMPLETION[1] / ONBOARDING_COMPLETION[0] - 1}},
+            "srm": False,
+            "is_running": False,
+        },
     }
 
 
@@ -321,11 +498,13 @@ def _count_rem(n: int, mod: int, rem: int) -> int:
 
 
 def _unit_bases(scale: float) -> dict[str, int]:
-    """First customer number of each experiment's clean units, dirty units and the extras."""
+    """First customer number of each experiment's clean units, dirty units and the extras:
+    core experiments, then the row-level dirt (``ROW_DIRT_RESERVE`` numbers), then the design
+    experiments (so adding them changed no existing customer number)."""
     bases: dict[str, int] = {}
     nxt = FIRST_CUSTOMER
     dirty_total = sum(dirty_unit_counts(scale).values())
-    for experiment_id in EXPERIMENT_ORDER:
+    for experiment_id in CORE_EXPERIMENTS:
         spec = EXPERIMENTS[experiment_id]
         bases[experiment_id] = nxt
         n_clean = units_per_arm(experiment_id, scale) * spec.n_arms
@@ -336,6 +515,11 @@ def _unit_bases(scale: float) -> dict[str, int]:
             bases[experiment_id + "#dirty"] = nxt
             nxt += dirty_total
     bases["#row_dirt"] = nxt
+    nxt += ROW_DIRT_RESERVE
+    for experiment_id in DESIGN_EXPERIMENTS:
+        bases[experiment_id] = nxt
+        nxt += units_per_arm(experiment_id, scale) * EXPERIMENTS[experiment_id].n_arms
+    bases["#end"] = nxt
     return bases
 
 
@@ -583,9 +767,13 @@ class _Events:
 # --------------------------------------------------------------------------------------------
 
 
-def _trunc_exp_delay(rng: np.random.Generator, n: int, mean_days: float, max_days: float) -> np.ndarray:
-    """Whole-second delays from an exponential truncated to [0, max_days)."""
-    u = rng.random(n)
+def _trunc_exp_delay(
+    rng: np.random.Generator, n: int, mean_days: float, max_days: float, u: np.ndarray | None = None
+) -> np.ndarray:
+    """Whole-second delays from an exponential truncated to [0, max_days) (quantiles ``u``, by
+    default fresh uniforms)."""
+    if u is None:
+        u = rng.random(n)
     days = -mean_days * np.log1p(-u * (1.0 - np.exp(-max_days / mean_days)))
     seconds = np.minimum(np.floor(days * 86_400), max_days * 86_400 - 1)
     return seconds.astype(np.int64) * US
@@ -603,14 +791,19 @@ def _conversion_events(
     repeat_prob: float = 0.0,
     late_prob: float = 0.0,
     before_prob: float = 0.0,
+    stratified_delays: bool = False,
 ) -> None:
     """At-least-once events inside the window with an exactly stratified rate per arm, plus
-    repeats inside the window, late events after it and events before exposure."""
+    repeats inside the window, late events after it and events before exposure. With
+    ``stratified_delays`` the first events' delays are spread evenly within each arm too (less
+    noise at interim looks, where recent units are still inside their window)."""
     n = len(units)
     u = _stratified_uniform(rng, units.arm, n_arms)
     converted = u < np.asarray(rate_by_arm, dtype=float)[units.arm]
     idx = np.flatnonzero(converted)
-    ev.add(units.nums[idx], code, units.t0[idx] + _trunc_exp_delay(rng, idx.size, mean_delay_days, window_days))
+    delay_u = _stratified_uniform(rng, units.arm[idx], n_arms) if stratified_delays else None
+    delay = _trunc_exp_delay(rng, idx.size, mean_delay_days, window_days, delay_u)
+    ev.add(units.nums[idx], code, units.t0[idx] + delay)
     if repeat_prob:
         rep = idx[rng.random(idx.size) < repeat_prob]
         ev.add(units.nums[rep], code, units.t0[rep] + _trunc_exp_delay(rng, rep.size, mean_delay_days * 2, window_days))
@@ -707,6 +900,82 @@ def _experiment_events(experiment_id: str, ev: _Events, rng: np.random.Generator
     elif experiment_id == "banner_color":
         rate = (BANNER_CLICK,) * 2
         _conversion_events(ev, rng, units, k, EV["promo_banner_clicked"], rate, 7, 0.5, 0.1, 0.02, 0.02)
+    else:  # pragma: no cover
+        raise ValueError(experiment_id)
+
+
+def _cohort_strata(units: _Units, spec: ExperimentSpec) -> tuple[_Units, int, int]:
+    """The units with ``arm`` replaced by the stratum ``arm * n_days + exposure day`` (for the
+    exactly stratified rates of :func:`_conversion_events`: every arm x exposure-day cohort gets
+    the planted rate, so interim looks see the planted effect too), the number of strata and of
+    exposure days."""
+    n_days = int((spec.exposure_limit_us - spec.first_us + DAY - 1) // DAY)
+    day = (units.t0 - spec.first_us) // DAY
+    return replace(units, arm=units.arm.astype(np.int64) * n_days + day), spec.n_arms * n_days, n_days
+
+
+def checkout_lift(variant_id: str) -> float:
+    """Planted multiplicative effect of a checkout_factorial variant on checkout value."""
+    a, b = FACTOR_LEVELS[variant_id]
+    lift = 1.0
+    if a == "on":
+        lift *= CHECKOUT_FACTOR_A_LIFT
+    if b == "on":
+        lift *= CHECKOUT_FACTOR_B_LIFT
+    if a == b == "on":
+        lift *= CHECKOUT_INTERACTION_LIFT
+    return lift
+
+
+def _checkout_events(ev: _Events, rng: np.random.Generator, units: _Units, spec: ExperimentSpec) -> None:
+    """checkout_factorial: ``checkout_completed`` events (value = EUR). The same conversion rate in
+    every arm x exposure-day cohort; per-checkout values lognormal, spread evenly within each arm
+    (stratified) and multiplied by the arm's planted lift; 10% of converters check out twice; a
+    few checkouts after the 14-day window (not attributed)."""
+    code = EV["checkout_completed"]
+    k = spec.n_arms
+    lift = np.asarray([checkout_lift(v) for v in spec.variants])
+    strata, n_strata, _ = _cohort_strata(units, spec)
+    converted = _stratified_uniform(rng, strata.arm, n_strata) < CHECKOUT_CONVERSION
+    idx = np.flatnonzero(converted)
+
+    def values(sel: np.ndarray) -> np.ndarray:
+        u = np.clip(_stratified_uniform(rng, units.arm[sel], k), 1e-12, 1 - 1e-12)
+        value = CHECKOUT_VALUE_MEDIAN * np.exp(CHECKOUT_VALUE_SIGMA * stats.norm.ppf(u)) * lift[units.arm[sel]]
+        return np.round(value, 2)
+
+    delay = _trunc_exp_delay(rng, idx.size, 1.5, 14, _stratified_uniform(rng, strata.arm[idx], n_strata))
+    ev.add(units.nums[idx], code, units.t0[idx] + delay, values(idx))
+    again = idx[_stratified_uniform(rng, units.arm[idx], k) < CHECKOUT_REPEAT]
+    ev.add(units.nums[again], code, units.t0[again] + _trunc_exp_delay(rng, again.size, 4.0, 14), values(again))
+    late = np.flatnonzero(rng.random(len(units)) < 0.03)
+    secs = np.floor(rng.random(late.size) * 10 * 86_400).astype(np.int64)
+    ev.add(units.nums[late], code, units.t0[late] + 14 * DAY + secs * US, values(late))
+
+
+def _design_events(experiment_id: str, ev: _Events, rng: np.random.Generator, units: _Units) -> None:
+    """Post-exposure behaviour of a design experiment's units (rates exact per arm x exposure day)."""
+    spec = EXPERIMENTS[experiment_id]
+    if experiment_id == "checkout_factorial":
+        _checkout_events(ev, rng, units, spec)
+        return
+    strata, n_strata, n_days = _cohort_strata(units, spec)
+
+    def rates(by_arm) -> np.ndarray:
+        return np.repeat(np.asarray(by_arm, dtype=float), n_days)
+
+    if experiment_id == "recommendation_bandit":
+        code = EV["recommendation_clicked"]
+        rate = rates(RECOMMENDATION_CLICK)
+        _conversion_events(ev, rng, strata, n_strata, code, rate, 7, 0.8, 0.3, 0.03, 0.0, stratified_delays=True)
+    elif experiment_id == "delivery_fee_sequential":
+        code, rate = EV["fee_checkout_order"], rates(FEE_ORDER)
+        _conversion_events(ev, rng, strata, n_strata, code, rate, 7, 1.0, 0.15, 0.03, 0.02, stratified_delays=True)
+        code, rate = EV["fee_support_contact"], rates((FEE_SUPPORT_CONTACT,) * 2)
+        _conversion_events(ev, rng, strata, n_strata, code, rate, 7, 2.0, 0.1, 0.01, 0.0, stratified_delays=True)
+    elif experiment_id == "onboarding_msprt":
+        code, rate = EV["onboarding_completed"], rates(ONBOARDING_COMPLETION)
+        _conversion_events(ev, rng, strata, n_strata, code, rate, 7, 1.0, 0.0, 0.02, 0.0, stratified_delays=True)
     else:  # pragma: no cover
         raise ValueError(experiment_id)
 
@@ -957,7 +1226,7 @@ def iter_chunks(scale: float = 1.0, seed: int = 42) -> Iterator[tuple[pa.Table, 
     """Yield (exposures, metric_events) arrow tables chunk by chunk, deterministically."""
     if not scale > 0:
         raise ValueError("scale must be > 0")
-    for exp_idx, experiment_id in enumerate(EXPERIMENT_ORDER):
+    for exp_idx, experiment_id in enumerate(CORE_EXPERIMENTS):
         spec = EXPERIMENTS[experiment_id]
         if experiment_id == "loyalty_badge":
             yield from _loyalty_only_chunks(scale, seed)
@@ -998,6 +1267,20 @@ def iter_chunks(scale: float = 1.0, seed: int = 42) -> Iterator[tuple[pa.Table, 
     rows = [r[:-1] for r in _row_dirt_exposures(scale)]
     event_rows, _ = _event_dirt(scale)
     yield _rows_table(rows, EXPOSURES_SCHEMA), _rows_table(event_rows, METRIC_EVENTS_SCHEMA)
+    for experiment_id in DESIGN_EXPERIMENTS:
+        yield from _design_chunks(experiment_id, scale, seed)
+
+
+def _design_chunks(experiment_id: str, scale: float, seed: int) -> Iterator[tuple[pa.Table, pa.Table]]:
+    """A design experiment: clean units only (blockwise balanced arms, repeat exposures by the
+    block rules), RNG streams ``(seed, experiment index, chunk, 0 | 1)`` of its own index."""
+    exp_idx = EXPERIMENT_ORDER.index(experiment_id)
+    for chunk, (lo, hi) in enumerate(_chunk_ranges(units_per_arm(experiment_id, scale))):
+        rng = _rng(seed, exp_idx, chunk, 1)
+        units = _clean_units(experiment_id, scale, seed, chunk, lo, hi)
+        ev = _Events.empty()
+        _design_events(experiment_id, ev, rng, units)
+        yield pa.concat_tables(_clean_exposures(experiment_id, rng, units)), ev.table()
 
 
 def _loyalty_overlap(units: _Units) -> np.ndarray:

@@ -10,4 +10,5 @@ def model(dbt, session):
     results = read_arrow(dbt.ref("fct_experiment_results"))
     srm_checks = read_arrow(dbt.ref("fct_srm_checks"))
     metric_configs = read_arrow(dbt.ref("int_experiment_metrics_defined"))
-    return compute_decisions(results, srm_checks, metric_configs)
+    health = read_arrow(dbt.ref("fct_experiment_health"))
+    return compute_decisions(results, srm_checks, metric_configs, health=health)

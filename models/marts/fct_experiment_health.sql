@@ -1,6 +1,6 @@
 -- Grain: one row per (experiment_id, analysis_date). Experiment health checks, computed in SQL
 -- and surfaced in fct_decision_records (docs/semantics.md, "Health checks"):
---   * SRM overall and per slice (from fct_srm_checks);
+--   * SRM overall and per slice (chi-square above its critical value, from int_srm_chi_square);
 --   * share of units exposed to more than one arm (excluded, counted in fct_quarantine);
 --   * exposure volume per day, and whether it dropped to zero while the experiment runs;
 --   * share of metric events in the 24 hours before a unit's first exposure (events that
@@ -72,17 +72,20 @@ daily_events as (
 ),
 
 slice_srm as (
+    -- SQL-only SRM flags (chi-square above the tabulated critical value at srm_alpha), so the health
+    -- checks do not depend on the Python step; fct_srm_checks adds the exact p-values
     select
-        srm_checks.experiment_id,
-        srm_checks.analysis_date,
-        max(case when srm_checks.dimension_name = 'overall' then srm_checks.srm_p_value end) as srm_p_value,
-        coalesce(max(case when srm_checks.dimension_name = 'overall' and srm_checks.is_srm then 1 else 0 end), 0) = 1
+        srm.experiment_id,
+        srm.analysis_date,
+        max(case when srm.dimension_name = 'overall' then srm.chi_square end) as srm_chi_square,
+        coalesce(max(case when srm.dimension_name = 'overall' and srm.is_srm_by_critical_value then 1 else 0 end), 0) = 1
             as is_srm,
-        sum(case when srm_checks.dimension_name <> 'overall' then 1 else 0 end) as n_slices_checked,
-        sum(case when srm_checks.dimension_name <> 'overall' and srm_checks.is_srm then 1 else 0 end)
+        sum(case when srm.dimension_name <> 'overall' and srm.chi_square is not null then 1 else 0 end)
+            as n_slices_checked,
+        sum(case when srm.dimension_name <> 'overall' and srm.is_srm_by_critical_value then 1 else 0 end)
             as n_slices_with_srm
-    from {{ ref('fct_srm_checks') }} as srm_checks
-    group by srm_checks.experiment_id, srm_checks.analysis_date
+    from {{ ref('int_srm_chi_square') }} as srm
+    group by srm.experiment_id, srm.analysis_date
 ),
 
 per_date as (
@@ -134,7 +137,7 @@ select
     running.experiment_id,
     running.analysis_date,
     running.is_final_analysis,
-    slice_srm.srm_p_value,
+    slice_srm.srm_chi_square,
     coalesce(slice_srm.is_srm, false) as is_srm,
     cast(coalesce(slice_srm.n_slices_checked, 0) as bigint) as n_slices_checked,
     cast(coalesce(slice_srm.n_slices_with_srm, 0) as bigint) as n_slices_with_srm,

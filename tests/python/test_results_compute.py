@@ -411,3 +411,43 @@ def test_pre_period_imbalance_matches_welch_on_pre_rows(results, units, metric):
         c, t = _rows(units, metric, "A"), _rows(units, metric, arm)
         ref = stats.ttest_ind(t.pre_num, c.pre_num, equal_var=False)
         assert r.pre_period_imbalance_p_value == pytest.approx(ref.pvalue, rel=RTOL)
+
+
+def test_bayesian_columns_against_numerical_integration(results, units):
+    """Conversion on the overall slice of the latest date: exact Beta-Binomial with Beta(1,1)
+    priors, checked by quadrature; other rows: normal model with a flat prior."""
+    from scipy import integrate
+    r = _row(results, "conv", "B")
+    assert r.bayesian_method == "beta_binomial"
+    c, t = _rows(units, "conv", "A"), _rows(units, "conv", "B")
+    at, bt = t.num.sum() + 1, len(t) - t.num.sum() + 1
+    ac, bc = c.num.sum() + 1, len(c) - c.num.sum() + 1
+    prob = integrate.quad(lambda x: stats.beta.pdf(x, at, bt) * stats.beta.cdf(x, ac, bc), 0, 1, epsabs=1e-13, limit=200)[0]
+    assert r.prob_treatment_better == pytest.approx(prob, abs=1e-8)
+    loss = integrate.dblquad(lambda y, x: max(x - y, 0) * stats.beta.pdf(x, ac, bc) * stats.beta.pdf(y, at, bt),
+                             0, 1, 0, 1, epsabs=1e-12)[0]
+    assert r.expected_loss == pytest.approx(loss, rel=1e-4, abs=1e-9)
+    for metric in ("rev", "aov"):
+        r = _row(results, metric, "B")
+        assert r.bayesian_method == "normal"
+        se = (r.decision_ci_upper - r.decision_ci_lower) / (2 * (stats.t.ppf(0.975, r.degrees_of_freedom)
+                                                                  if r.test_method == "welch_t" and r.estimate_method == "unadjusted"
+                                                                  else stats.norm.ppf(0.975)))
+        assert r.prob_treatment_better == pytest.approx(stats.norm.cdf(r.decision_effect / se), rel=1e-9)
+        loss = integrate.quad(lambda d: max(-d, 0) * stats.norm.pdf(d, r.decision_effect, se),
+                              r.decision_effect - 12 * se, r.decision_effect + 12 * se, epsabs=1e-14)[0]
+        assert r.expected_loss == pytest.approx(loss, rel=1e-6, abs=1e-12)
+
+
+def test_power_columns(results):
+    """MDE = (z_{1-a/2} + z_power) * SE; achieved power at the practical threshold from the
+    normal power function (both tails), as statsmodels NormalIndPower computes it."""
+    from statsmodels.stats.power import NormalIndPower
+    for metric in ("conv", "rev", "aov"):
+        r = _row(results, metric, "B")
+        se = r.minimum_detectable_effect / (stats.norm.ppf(0.975) + stats.norm.ppf(0.8))
+        effect = 0.01 * abs(r.mean_control)
+        ref = NormalIndPower().power(effect_size=effect / se, nobs1=1, alpha=0.05, ratio=0)  # z = effect / SE
+        if r.estimate_method == "unadjusted":
+            assert r.achieved_power == pytest.approx(ref, rel=1e-8)
+        assert 0 < r.achieved_power < 1
