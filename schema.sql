@@ -171,13 +171,34 @@ create table fct_experiment_results (
     decision_relative_effect     double,
     decision_relative_ci_lower   double,
     decision_relative_ci_upper   double,
-    p_value_holm                 double,    -- Holm over the treatment arms (same metric, slice, date)
+    p_value_holm                 double,    -- Holm over the family: every metric x treatment arm of
+                                            -- (experiment, slice, date); guardrails enter with
+                                            -- non_inferiority_p_value, mSPRT metrics with sequential_p_value
+    p_value_bh                   double,    -- Benjamini-Hochberg over the same family
+    family_size                  bigint,    -- m: tests in the family
+    adjusted_ci_lower            double,    -- Bonferroni-widened CI of decision_effect (alpha / m)
+    adjusted_ci_upper            double,
+    non_inferiority_p_value      double,    -- guardrails: one-sided, H0 relative harm >= tolerance
+    pre_period_imbalance_p_value double,    -- Welch test of the pre-period covariate (health check)
+    minimum_detectable_effect    double,    -- absolute MDE at the registry power with this SE
+    achieved_power               double,    -- power to detect the practical threshold with this SE
+    prob_treatment_better        double,    -- Bayesian P(treatment better in the desired direction)
+    expected_loss                double,    -- Bayesian expected loss of shipping the treatment
+    bayesian_method              varchar,   -- beta_binomial (conversion, overall, latest date) | normal
+    analysis_method              varchar,   -- fixed_horizon | group_sequential | msprt
+    information_fraction         double,    -- sequential: elapsed share of the planned duration
+    sequential_p_value           double,    -- msprt: always-valid p-value (running minimum)
+    sequential_ci_lower          double,    -- msprt: always-valid CI (running intersection)
+    sequential_ci_upper          double,
+    sequential_boundary_z        double,    -- group_sequential: |z| efficacy boundary on look dates
+    is_boundary_crossed          boolean,   -- group_sequential: crossed at this or an earlier look
+    msprt_mixing_sd              double,    -- msprt: tau of the normal mixing distribution used
     alpha                        double,
     desired_direction            varchar,   -- increase | decrease
     practical_threshold          double,
     threshold_scale              varchar,   -- relative | absolute
     guardrail_tolerance          double,    -- relative harm tolerated (guardrails only)
-    is_statistically_significant boolean,   -- p_value_holm < alpha
+    is_statistically_significant boolean,   -- p_value_holm < alpha (group_sequential: boundary crossed)
     is_practically_significant   boolean,   -- moved in the desired direction by >= threshold
     guardrail_status             varchar,   -- breached | non_inferior | inconclusive (guardrails)
     status                       varchar,   -- ok | insufficient_data | missing_control | invalid_input
@@ -197,5 +218,84 @@ create table fct_decision_records (
     srm_detected           boolean,
     n_guardrail_breaches   bigint,
     decision_reasons       varchar,   -- human-readable, '; '-separated
-    analysis_method        varchar    -- fixed_horizon
+    analysis_method        varchar,   -- fixed_horizon | group_sequential | msprt
+    health_warnings        varchar    -- '; '-separated health-check warnings (null: none)
+);
+
+-- Grain: (experiment_id, analysis_date). The decision trail that survives `dbt build
+-- --full-refresh`: each date's decision as first recorded (the current as-of date is re-recorded
+-- by re-runs of that date, never duplicated). Columns of fct_decision_records plus:
+create table fct_decision_history (
+    experiment_id          varchar,
+    analysis_date          date,
+    is_final_analysis      boolean,
+    decision               varchar,
+    recommended_variant_id varchar,
+    primary_metric_id      varchar,
+    srm_p_value            double,
+    srm_detected           boolean,
+    n_guardrail_breaches   bigint,
+    decision_reasons       varchar,
+    analysis_method        varchar,
+    health_warnings        varchar,
+    recorded_as_of_date    date,        -- as-of date of the run that recorded the row
+    recorded_at            timestamp,   -- start of that run (UTC)
+    dbt_invocation_id      varchar,
+    is_backfilled          boolean      -- recorded after its analysis date (first build)
+);
+
+-- Grain: (experiment_id, analysis_date). Experiment health checks (docs/semantics.md).
+create table fct_experiment_health (
+    experiment_id                varchar,
+    analysis_date                date,
+    is_final_analysis            boolean,
+    srm_chi_square               double,    -- overall slice
+    is_srm                       boolean,   -- chi-square above the critical value at srm_alpha
+    n_slices_checked             bigint,
+    n_slices_with_srm            bigint,
+    n_units_exposed              bigint,    -- units first exposed so far (incl. excluded)
+    n_units_multiple_variants    bigint,
+    multiple_variant_share       double,
+    n_exposure_rows_on_date      bigint,    -- valid exposure rows dated analysis_date
+    n_units_first_exposed_on_date bigint,
+    last_exposure_date           date,
+    is_exposure_stopped          boolean,   -- no exposure rows on this date after earlier ones
+    n_events_before_exposure     bigint,    -- metric events in the 24 h before first exposure
+    n_events_after_exposure      bigint,    -- attributed metric events (post-period)
+    events_before_exposure_share double
+);
+
+-- Grain: (experiment_id, metric_id, dimension_name, dimension_value, analysis_date, term).
+-- Factorial experiments (design = factorial): two-way ANOVA with interaction, Type II sums of
+-- squares, from the cell aggregates (conversion, count and sum metrics).
+create table fct_factorial_anova (
+    experiment_id   varchar,
+    metric_id       varchar,
+    aggregation     varchar,
+    dimension_name  varchar,
+    dimension_value varchar,
+    analysis_date   date,
+    term            varchar,   -- factor_a | factor_b | interaction | residual
+    sum_sq          double,
+    df              double,
+    f_statistic     double,
+    p_value         double,
+    n_units         bigint,
+    n_cells         bigint,
+    status_reason   varchar
+);
+
+-- Grain: (experiment_id, analysis_date, variant_id). Bandit experiments (design = bandit):
+-- Thompson-sampling traffic weights from the primary conversion metric (overall slice).
+create table fct_bandit_allocations (
+    experiment_id      varchar,
+    metric_id          varchar,
+    analysis_date      date,
+    variant_id         varchar,
+    n_units            bigint,
+    conversions        double,
+    conversion_rate    double,
+    current_weight     double,    -- registry traffic_weight
+    prob_best          double,    -- posterior P(arm has the highest rate), Beta(1, 1) priors
+    recommended_weight double     -- prob_best with a 1% floor per arm
 );

@@ -33,7 +33,7 @@ def _group_codes(groups, n):
 
 
 #: widest family handled by the dense path (wider families use the sort-based path)
-_MAX_DENSE_WIDTH = 32
+_MAX_DENSE_WIDTH = 64
 
 
 def _adjust(p_values, groups, method: str) -> np.ndarray:

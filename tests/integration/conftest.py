@@ -22,6 +22,9 @@ MART_TABLES = [
     "fct_srm_checks",
     "fct_experiment_results",
     "fct_decision_records",
+    "fct_experiment_health",
+    "fct_factorial_anova",
+    "fct_bandit_allocations",
 ]
 
 

@@ -95,10 +95,12 @@ def test_python_step_outside_dbt_matches_dbt(small_build, tmp_path):
     copy = tmp_path / "outside.duckdb"
     shutil.copy(small_build.database, copy)
     with duckdb.connect(str(copy)) as connection:
-        for table in ("fct_experiment_results", "fct_srm_checks", "fct_decision_records"):
+        for table in ("fct_experiment_results", "fct_srm_checks", "fct_decision_records", "fct_factorial_anova",
+                      "fct_bandit_allocations"):
             connection.execute(f"drop table main.{table}")
     run_on_duckdb(str(copy))
-    for table in ("fct_experiment_results", "fct_srm_checks", "fct_decision_records"):
+    for table in ("fct_experiment_results", "fct_srm_checks", "fct_decision_records", "fct_factorial_anova",
+                  "fct_bandit_allocations"):
         only_dbt, only_outside, n_rows = _table_differences(small_build.database, copy, table)
         assert n_rows > 0, table
         assert (only_dbt, only_outside) == (0, 0), table
