@@ -48,6 +48,25 @@ where s.dimension_name = 'overall'
 """
 
 
+LATEST_BANDIT = """
+select b.* from fct_bandit_allocations as b
+where b.analysis_date = (
+    select max(analysis_date) from fct_bandit_allocations as latest where latest.experiment_id = b.experiment_id
+)
+order by b.experiment_id, b.variant_id
+"""
+
+LATEST_ANOVA = """
+select a.* from fct_factorial_anova as a
+where a.dimension_name = 'overall'
+  and a.analysis_date = (
+    select max(analysis_date) from fct_factorial_anova as latest where latest.experiment_id = a.experiment_id
+  )
+order by a.experiment_id, a.metric_id, case a.term when 'factor_a' then 0 when 'factor_b' then 1
+    when 'interaction' then 2 else 3 end
+"""
+
+
 def _fmt_pct(value: float | None) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "   n/a"
@@ -72,6 +91,8 @@ def render(connection: duckdb.DuckDBPyConnection) -> str:
     decisions = _rows(connection, LATEST_DECISIONS)
     results = _rows(connection, LATEST_RESULTS)
     srm = {row["experiment_id"]: row for row in _rows(connection, LATEST_SRM)}
+    bandit = _rows(connection, LATEST_BANDIT)
+    anova = _rows(connection, LATEST_ANOVA)
     lines: list[str] = []
     for decision in decisions:
         experiment_id = decision["experiment_id"]
@@ -89,9 +110,10 @@ def render(connection: duckdb.DuckDBPyConnection) -> str:
                 f"  SRM: {status} (units {check['observed_units']}; "
                 f"chi-square {check['chi_square'] or 0:.2f}, p = {_fmt_p(check['srm_p_value'])})"
             )
+        lines.append(f"  analysis method: {decision['analysis_method']}")
         lines.append(
             f"  {'metric':<26}{'role':<10}{'arm':<14}{'control':>11}{'treatment':>11}"
-            f"{'lift':>9}  {'95% CI (relative)':<21}{'p':>8}  method"
+            f"{'lift':>9}  {'95% CI (relative)':<21}{'p':>8}{'Holm p':>8}{'P(better)':>10}  method"
         )
         for row in (r for r in results if r["experiment_id"] == experiment_id):
             lines.append(
@@ -100,10 +122,24 @@ def render(connection: duckdb.DuckDBPyConnection) -> str:
                 f"{_fmt_pct(row['decision_relative_effect']):>9}  "
                 f"[{_fmt_pct(row['decision_relative_ci_lower'])}, "
                 f"{_fmt_pct(row['decision_relative_ci_upper'])}]"
-                f"{_fmt_p(row['decision_p_value']):>8}  {row['estimate_method']}"
+                f"{_fmt_p(row['decision_p_value']):>8}{_fmt_p(row['p_value_holm']):>8}"
+                f"{_fmt_prob(row['prob_treatment_better']):>10}  {row['estimate_method']}"
+                + _sequential_text(row)
                 + (f"  guardrail: {row['guardrail_status']}" if row["guardrail_status"] else "")
                 + (f"  [{row['status']}: {row['status_reason']}]" if row["status"] != "ok" else "")
             )
+        for row in (r for r in bandit if r["experiment_id"] == experiment_id):
+            lines.append(
+                f"  bandit {row['variant_id']:<22} rate {row['conversion_rate']:.4f}  P(best) {row['prob_best']:.4f}"
+                f"  traffic {row['current_weight']:.3f} -> recommended {row['recommended_weight']:.3f}"
+            )
+        for row in (r for r in anova if r["experiment_id"] == experiment_id and r["term"] != "residual"):
+            lines.append(
+                f"  ANOVA {row['metric_id']:<24} {row['term']:<12} F = {_num(row['f_statistic']):>8}"
+                f"  p = {_fmt_p(row['p_value'])}"
+            )
+        if decision.get("health_warnings"):
+            lines.append(f"  HEALTH: {decision['health_warnings']}")
         recommended = decision.get("recommended_variant_id")
         lines.append(
             f"  DECISION: {decision['decision'].upper()}"
@@ -111,6 +147,22 @@ def render(connection: duckdb.DuckDBPyConnection) -> str:
         )
         lines.append(f"  because: {decision['decision_reasons']}")
     return "\n".join(lines)
+
+
+def _fmt_prob(value: float | None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{value:.3f}"
+
+
+def _sequential_text(row: dict) -> str:
+    if row.get("metric_role") == "guardrail":  # guardrails: non-inferiority, not the efficacy boundary
+        return ""
+    if row.get("analysis_method") == "msprt" and row.get("sequential_p_value") is not None:
+        return f"  always-valid p = {_fmt_p(row['sequential_p_value'])}"
+    if row.get("analysis_method") == "group_sequential" and row.get("is_boundary_crossed") is not None:
+        return "  boundary crossed" if row["is_boundary_crossed"] else "  boundary not crossed"
+    return ""
 
 
 def _num(value: float | None) -> str:

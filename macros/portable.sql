@@ -96,3 +96,10 @@
 {% macro to_exact(expression) -%}
     cast({{ expression }} as {{ exact_sum_type() }})
 {%- endmacro %}
+
+
+{#- Event values at or beyond this magnitude are quarantined (value_out_of_range): a unit's square
+    must fit the exact sum type (|x| < 1e26), see docs/semantics.md "Exactness". -#}
+{% macro max_event_value() -%}
+    1e13
+{%- endmacro %}

@@ -16,5 +16,6 @@ select
         when events.event_at is null then 'missing_event_at'
         when events.event_at >= {{ as_of_cutoff() }} then 'event_after_as_of_date'
         when events.has_invalid_value then 'invalid_value'
+        when events.has_out_of_range_value then 'value_out_of_range'
     end as rejection_reason
 from events

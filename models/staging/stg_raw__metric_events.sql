@@ -20,7 +20,12 @@ select
     parsed.event_name,
     parsed.event_at,
     parsed.has_event_at and parsed.event_at is null as has_invalid_event_at,
-    case when {{ is_finite('parsed.parsed_value') }} then parsed.parsed_value end as value,
+    case
+        when {{ is_finite('parsed.parsed_value') }} and abs(parsed.parsed_value) < {{ max_event_value() }}
+            then parsed.parsed_value
+    end as value,
     parsed.has_value
-        and (parsed.parsed_value is null or not {{ is_finite('parsed.parsed_value') }}) as has_invalid_value
+        and (parsed.parsed_value is null or not {{ is_finite('parsed.parsed_value') }}) as has_invalid_value,
+    -- beyond what the exact decimal sums hold (docs/semantics.md, "Exactness")
+    coalesce(abs(parsed.parsed_value) >= {{ max_event_value() }}, false) as has_out_of_range_value
 from parsed

@@ -1,3 +1,5 @@
+-- depends_on: {{ ref('int_registry_problems') }}
+-- (a registry with problems stops the build before any model reads it)
 select
     experiment_metrics.experiment_id,
     experiment_metrics.metric_id,

@@ -1,3 +1,5 @@
+-- depends_on: {{ ref('int_registry_problems') }}
+-- (a registry with problems stops the build before any model reads it)
 select
     metrics.metric_id,
     metrics.metric_name,
