@@ -69,12 +69,14 @@ create table fct_exposures (
 -- 'exposures' and is_exclusion) (tested).
 create table fct_quarantine (
     source_table varchar not null,     -- 'exposures' | 'metric_events'
-    experiment_id varchar,             -- null for metric events; '(missing)' when the row had none
+    experiment_id varchar,             -- null for rejected metric events; '(missing)' when the row had none
     reason       varchar not null,     -- see docs/semantics.md (missing_unit_id, unknown_variant,
                                        -- internal_traffic, multiple_variants, invalid_value, ...)
-    is_exclusion boolean not null,     -- false: informational (repeat_exposure_collapsed)
+    is_exclusion boolean not null,     -- false: informational, the rows are not lost
+                                       -- (repeat_exposure_collapsed, event_after_attribution_window,
+                                       -- event_before_exposure)
     n_rows       bigint  not null,
-    n_units      bigint  not null      -- distinct units affected (0 for informational rows)
+    n_units      bigint  not null      -- distinct units affected (0 for repeat_exposure_collapsed)
 );
 
 -- Grain: (experiment_id, metric_id, variant_id, dimension_name, dimension_value, analysis_date).

@@ -527,13 +527,13 @@ def _compute_results(
     # Bonferroni-widened (simultaneous) intervals at alpha / m: the CI that matches the family-wise
     # error rate Holm controls (Holm has no compatible intervals of its own)
     welch_unadj = (test_method == 1) & ~cu_
-    df_used = np.where(welch_unadj, out["degrees_of_freedom"], np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
         m_eff = np.maximum(family_size, 1.0)
-        crit_one = np.where(welch_unadj, critical_value(alpha_safe, df=df_used), z_crit)
-        crit_adj = np.where(welch_unadj, critical_value(alpha_safe / m_eff, df=df_used),
-                            normal_quantile(1.0 - alpha_safe / (2.0 * m_eff)))
-        half = (d_hi - d_lo) / 2.0 * crit_adj / crit_one
+        crit_adj = normal_quantile(1.0 - alpha_safe / (2.0 * m_eff))
+        w = np.flatnonzero(welch_unadj)
+        if w.size:  # t quantiles only where the CI is a Welch t interval
+            crit_adj[w] = critical_value(alpha_safe[w] / m_eff[w], df=out["degrees_of_freedom"][w])
+        half = crit_adj * d_se
     adj_lo, adj_hi = d_eff - half, d_eff + half
 
     with np.errstate(invalid="ignore"):
@@ -552,8 +552,10 @@ def _compute_results(
     # ---- pre-period imbalance: Welch test of the pre-period covariate (CUPED x) between arms; a
     # small p-value flags a randomisation or covariate problem (a health check)
     pre_p = np.full(R, np.nan)
+    # (overall slice only: an experiment-level check, and slices would multiply the cost by ten)
     has_pre = cfg_bool("has_pre_period")
-    sel = np.flatnonzero(has_pre & ~not_ok)
+    overall_dn = next((i for i, name in enumerate(dn_dict.to_pylist()) if name == "overall"), -2)
+    sel = np.flatnonzero(has_pre & ~not_ok & (dn_codes[T] == overall_dn)) if R else np.zeros(0, np.int64)
     if sel.size:
         cr, tr = arm_sums(sel, ("sum_pre_num", "sum_pre_num_sq"))
         with np.errstate(invalid="ignore", divide="ignore"):

@@ -1440,9 +1440,25 @@ def _repeat_rows(blocks: int, n_arms: int, ties: bool) -> int:
     return extra
 
 
+# Informational fct_quarantine reasons that are not planted dirt: valid events of analysed units
+# outside every metric window (docs/semantics.md, "Unattributed events"). The demo draws such
+# events at random (late events, events just before exposure), so expected_quarantine does not
+# predict them; the tests compare them with tests/reference_pipeline.py instead.
+UNATTRIBUTED_EVENT_REASONS = ("event_after_attribution_window", "event_before_exposure")
+
+
+def is_planted_dirt(row: dict) -> bool:
+    """Whether a fct_quarantine row (a mapping with ``is_exclusion`` and ``reason``) is of a kind
+    :func:`expected_quarantine` predicts exactly: every exclusion, plus the collapsed repeat
+    exposures. The other rows are the unattributed-event rows (``UNATTRIBUTED_EVENT_REASONS``)."""
+    return bool(row["is_exclusion"]) or row["reason"] == "repeat_exposure_collapsed"
+
+
 def expected_quarantine(scale: float = 1.0) -> list[dict]:
-    """Exact fct_quarantine content of the demo (source_table, experiment_id, reason,
-    is_exclusion, n_rows, n_units), experiment_id '(missing)' for exposure rows without one and
+    """Exact planted-dirt content of the demo's fct_quarantine (source_table, experiment_id,
+    reason, is_exclusion, n_rows, n_units): the rows :func:`is_planted_dirt` selects, i.e. all
+    of fct_quarantine except the informational unattributed-event rows
+    (``UNATTRIBUTED_EVENT_REASONS``). experiment_id '(missing)' for exposure rows without one and
     None for metric events. Sorted by (source_table, experiment_id, reason)."""
     counts: dict[tuple, list[int | set]] = {}
 

@@ -10,9 +10,12 @@ Entry points
   :func:`read_raw_duckdb` / :func:`read_raw_parquet` (raw tables -> DataFrames, keeping a NULL
   value distinct from NaN),
 - :func:`validate_exposures`, :func:`kept_units`, :func:`validate_metric_events`,
-  :func:`quarantine_counts`,
+  :func:`quarantine_counts` (including the informational unattributed-event rows,
+  :func:`unattributed_event_counts`),
 - :func:`unit_metric_values` (per unit and metric at one analysis date),
 - :func:`arm_statistics` (every analysis date and slice),
+- :func:`experiment_health` (the health checks per experiment and analysis date, without the SRM
+  columns),
 - :func:`run_reference` (all of the above).
 
 Conventions (shared with the SQL marts so frames can be compared directly): timestamps and dates
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,14 +42,34 @@ EXPOSURE_ROW_REASONS = (
     "missing_unit_id",
     "unknown_experiment",
     "unknown_variant",
+    "invalid_exposed_at",
     "missing_exposed_at",
     "exposed_after_as_of_date",
     "exposed_outside_experiment_window",
 )
 EXPOSURE_UNIT_REASONS = ("internal_traffic", "bot_traffic", "multiple_variants")
+# Informational (is_exclusion = false) rows of analysed units' valid events that no metric window
+# counts, per experiment.
+UNATTRIBUTED_EVENT_REASONS = ("event_after_attribution_window", "event_before_exposure")
+HEALTH_COLUMNS = (
+    "experiment_id",
+    "analysis_date",
+    "is_final_analysis",
+    "n_units_exposed",
+    "n_units_multiple_variants",
+    "multiple_variant_share",
+    "n_exposure_rows_on_date",
+    "n_units_first_exposed_on_date",
+    "last_exposure_date",
+    "is_exposure_stopped",
+    "n_events_before_exposure",
+    "n_events_after_exposure",
+    "events_before_exposure_share",
+)
 EVENT_ROW_REASONS = (
     "missing_unit_id",
     "missing_event_name",
+    "invalid_event_at",
     "missing_event_at",
     "event_after_as_of_date",
     "invalid_value",
@@ -187,7 +211,7 @@ def _clean_text(value):
 
 
 def _clean_column(series: pd.Series) -> pd.Series:
-    return pd.Series([_clean_text(v) for v in series], index=series.index, dtype=object)
+    return pd.Series([_clean_text(v) for v in series.tolist()], index=series.index, dtype=object)
 
 
 def _raw_values(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -201,10 +225,10 @@ def _raw_values(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     elif pd.api.types.is_float_dtype(series.dtype):
         is_null = np.isnan(series.to_numpy(dtype=float))  # cannot tell NULL from NaN
     else:
-        is_null = np.asarray([v is None or v is pd.NA or v is pd.NaT for v in series.astype(object)], dtype=bool)
+        is_null = np.asarray([v is None or v is pd.NA or v is pd.NaT for v in series.tolist()], dtype=bool)
     parsed = np.full(len(series), math.nan)
     invalid = np.zeros(len(series), dtype=bool)
-    for i, (value, null) in enumerate(zip(series.astype(object), is_null)):
+    for i, (value, null) in enumerate(zip(series.tolist(), is_null)):
         if null or value is None or value is pd.NA:
             continue
         if isinstance(value, str):
@@ -226,6 +250,66 @@ def _to_timestamp(series: pd.Series) -> pd.Series:
     return pd.to_datetime(series).astype("datetime64[us]")
 
 
+# Text timestamps: ISO 8601 date, optional time ('T' or space), optional UTC offset / Z / UTC
+# after a time. Naive text is UTC; an offset makes it an instant, converted to UTC.
+_TIMESTAMP_TEXT = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})"
+    r"(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?"
+    r"\s*(Z|z|UTC|[+-]\d{2}(?::?\d{2})?)?)?"
+)
+
+
+def _parse_timestamp_text(text: str):
+    """A text timestamp as a naive UTC pd.Timestamp, or None when it cannot be parsed."""
+    match = _TIMESTAMP_TEXT.fullmatch(text.strip(" "))
+    if match is None:
+        return None
+    year, month, day, hour, minute, second, fraction, offset = match.groups()
+    try:
+        moment = dt.datetime(
+            int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0),
+            int((fraction or "0")[:6].ljust(6, "0")),
+        )
+    except ValueError:  # hour 25, February 30, ...
+        return None
+    if offset and offset not in ("Z", "z", "UTC"):
+        digits = offset[1:].replace(":", "")
+        hours, minutes = int(digits[:2]), int(digits[2:] or 0)
+        if minutes >= 60:
+            return None
+        shift = dt.timedelta(hours=hours, minutes=minutes)
+        moment = moment - shift if offset[0] == "+" else moment + shift
+    return pd.Timestamp(moment)
+
+
+def _parse_timestamps(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """A raw timestamp column as naive UTC datetime64[us] (NaT for NULL / unparseable) and a flag
+    per row: present (not NULL) but unparseable. Timestamp columns are taken as they are (with a
+    time zone: converted to UTC); text is parsed with :func:`_parse_timestamp_text`."""
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):
+        if isinstance(series.dtype, pd.DatetimeTZDtype):
+            series = series.dt.tz_convert("UTC").dt.tz_localize(None)
+        return series.astype("datetime64[us]"), np.zeros(len(series), dtype=bool)
+    parsed, invalid = [], np.zeros(len(series), dtype=bool)
+    for i, value in enumerate(series.astype(object)):
+        if _is_missing(value):
+            parsed.append(pd.NaT)
+            continue
+        if isinstance(value, str):
+            moment = _parse_timestamp_text(value)
+        else:
+            moment = pd.Timestamp(value)
+            if moment.tzinfo is not None:
+                moment = moment.tz_convert("UTC").tz_localize(None)
+        if moment is None:
+            invalid[i] = True
+            parsed.append(pd.NaT)
+        else:
+            parsed.append(moment)
+    timestamps = pd.to_datetime(pd.Series(parsed, dtype=object, index=series.index)).astype("datetime64[us]")
+    return timestamps, invalid
+
+
 def _as_of_cutoff(as_of_date) -> pd.Timestamp:
     return pd.Timestamp(as_of_date).normalize() + pd.Timedelta(days=1)
 
@@ -240,35 +324,41 @@ def validate_exposures(exposures: pd.DataFrame, registry: Registry, as_of_date) 
     rows = pd.DataFrame(index=exposures.index)
     for column in ("experiment_id", "unit_id", "variant_id"):
         rows[column] = _clean_column(exposures[column])
-    rows["exposed_at"] = _to_timestamp(exposures["exposed_at"])
+    rows["exposed_at"], bad_exposed_at = _parse_timestamps(exposures["exposed_at"])
     for column in DIMENSIONS:
         rows[column] = _clean_column(exposures[column]).map(lambda v: UNKNOWN if v is None else v)
     for column in ("is_internal", "is_bot"):
         rows[column] = [False if _is_missing(v) else bool(v) for v in exposures[column]]
 
-    experiments = registry.experiments.set_index("experiment_id")
+    starts = dict(zip(registry.experiments["experiment_id"], registry.experiments["start_date"]))
+    ends = {  # exclusive
+        experiment_id: end_date + pd.Timedelta(days=1)
+        for experiment_id, end_date in zip(registry.experiments["experiment_id"], registry.experiments["end_date"])
+    }
     registered_variants = set(zip(registry.variants["experiment_id"], registry.variants["variant_id"]))
     cutoff = _as_of_cutoff(as_of_date)
 
     reasons = []
-    for row in rows.itertuples(index=False):
-        if row.unit_id is None:
+    for experiment_id, unit_id, variant_id, exposed_at, bad_time in zip(
+        rows["experiment_id"].tolist(), rows["unit_id"].tolist(), rows["variant_id"].tolist(),
+        rows["exposed_at"].tolist(), bad_exposed_at,
+    ):
+        if unit_id is None:
             reasons.append("missing_unit_id")
-        elif row.experiment_id is None or row.experiment_id not in experiments.index:
+        elif experiment_id is None or experiment_id not in starts:
             reasons.append("unknown_experiment")
-        elif (row.experiment_id, row.variant_id) not in registered_variants:
+        elif (experiment_id, variant_id) not in registered_variants:
             reasons.append("unknown_variant")
-        elif pd.isna(row.exposed_at):
+        elif bad_time:
+            reasons.append("invalid_exposed_at")
+        elif pd.isna(exposed_at):
             reasons.append("missing_exposed_at")
-        elif row.exposed_at >= cutoff:
+        elif exposed_at >= cutoff:
             reasons.append("exposed_after_as_of_date")
+        elif exposed_at < starts[experiment_id] or exposed_at >= ends[experiment_id]:
+            reasons.append("exposed_outside_experiment_window")
         else:
-            start = experiments.at[row.experiment_id, "start_date"]
-            end_exclusive = experiments.at[row.experiment_id, "end_date"] + pd.Timedelta(days=1)
-            if row.exposed_at < start or row.exposed_at >= end_exclusive:
-                reasons.append("exposed_outside_experiment_window")
-            else:
-                reasons.append(None)
+            reasons.append(None)
     rows["rejection_reason"] = pd.Series(reasons, index=rows.index, dtype=object)
     return rows
 
@@ -322,27 +412,43 @@ def kept_units(exposures: pd.DataFrame, registry: Registry, as_of_date) -> pd.Da
 # --------------------------------------------------------------------------------------------
 
 
+#: docs/semantics.md, Exactness: |value| >= 1e13 is quarantined as value_out_of_range
+MAX_EVENT_VALUE = 1e13
+
+
 def validate_metric_events(metric_events: pd.DataFrame, as_of_date) -> pd.DataFrame:
     """Every raw event row, cleaned (value parsed), with `rejection_reason`."""
     rows = pd.DataFrame(index=metric_events.index)
     rows["unit_id"] = _clean_column(metric_events["unit_id"])
     rows["event_name"] = _clean_column(metric_events["event_name"])
-    rows["event_at"] = _to_timestamp(metric_events["event_at"])
+    rows["event_at"], bad_event_at = _parse_timestamps(metric_events["event_at"])
     values, invalid = _raw_values(metric_events["value"])
     rows["value"] = values
     cutoff = _as_of_cutoff(as_of_date)
     reasons = []
-    for unit_id, event_name, event_at, bad in zip(rows["unit_id"], rows["event_name"], rows["event_at"], invalid):
+    missing_at = rows["event_at"].isna().to_numpy()
+    after_cutoff = (rows["event_at"] >= cutoff).to_numpy()  # False for NaT
+    with np.errstate(invalid="ignore"):
+        out_of_range = np.abs(np.asarray(values, dtype=float)) >= MAX_EVENT_VALUE  # False for NaN
+    rows["value"] = np.where(out_of_range, np.nan, np.asarray(values, dtype=float))
+    for unit_id, event_name, bad_time, missing, future, bad, huge in zip(
+        rows["unit_id"].tolist(), rows["event_name"].tolist(), bad_event_at, missing_at, after_cutoff, invalid,
+        out_of_range,
+    ):
         if unit_id is None:
             reasons.append("missing_unit_id")
         elif event_name is None:
             reasons.append("missing_event_name")
-        elif pd.isna(event_at):
+        elif bad_time:
+            reasons.append("invalid_event_at")
+        elif missing:
             reasons.append("missing_event_at")
-        elif event_at >= cutoff:
+        elif future:
             reasons.append("event_after_as_of_date")
         elif bad:
             reasons.append("invalid_value")
+        elif huge:
+            reasons.append("value_out_of_range")
         else:
             reasons.append(None)
     rows["rejection_reason"] = pd.Series(reasons, index=rows.index, dtype=object)
@@ -385,6 +491,11 @@ def quarantine_counts(
     for reason, rows in events[events["rejection_reason"].notna()].groupby("rejection_reason"):
         records.append(("metric_events", None, reason, True, len(rows), rows["unit_id"].dropna().nunique()))
 
+    valid_events = events[events["rejection_reason"].isna()][["unit_id", "event_name", "event_at", "value"]]
+    analysed = units[units["exclusion_reason"].isna()]
+    for row in unattributed_event_counts(analysed, valid_events, registry).itertuples(index=False):
+        records.append(("metric_events", row.experiment_id, row.reason, False, row.n_rows, row.n_units))
+
     frame = pd.DataFrame.from_records(
         records, columns=["source_table", "experiment_id", "reason", "is_exclusion", "n_rows", "n_units"]
     )
@@ -396,6 +507,85 @@ def quarantine_counts(
     frame["is_exclusion"] = frame["is_exclusion"].astype(bool)
     frame["_sort"] = frame["experiment_id"].fillna("")
     return frame.sort_values(["source_table", "_sort", "reason"]).drop(columns="_sort").reset_index(drop=True)
+
+
+def unattributed_event_counts(units: pd.DataFrame, events: pd.DataFrame, registry: Registry) -> pd.DataFrame:
+    """The informational quarantine rows of analysed units' valid events that no metric window
+    counts: experiment_id, reason, n_rows, n_units (distinct units), only where n_rows > 0.
+
+    - ``event_after_attribution_window``: period 'after_window' of :func:`event_periods` (at or
+      after first exposure + the longest window of the event's metrics in the experiment);
+    - ``event_before_exposure``: period 'before_exposure' (the 24 hours before first exposure).
+    """
+    periods = event_periods(units, events, registry)
+    reasons = {"after_window": "event_after_attribution_window", "before_exposure": "event_before_exposure"}
+    records = []
+    for (experiment_id, period), rows in periods[periods["period"].isin(list(reasons))].groupby(
+        ["experiment_id", "period"]
+    ):
+        records.append((experiment_id, reasons[period], len(rows), rows["unit_id"].nunique()))
+    frame = pd.DataFrame.from_records(records, columns=["experiment_id", "reason", "n_rows", "n_units"])
+    return frame.sort_values(["experiment_id", "reason"]).reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Event periods (unattributed events, health checks)
+# --------------------------------------------------------------------------------------------
+
+
+def counting_windows(registry: Registry) -> pd.DataFrame:
+    """One row per (experiment_id, event_name) that one of the experiment's metrics reads (the
+    numerator or the denominator event; for a ratio, its components' events with the ratio's
+    window): window_days = the longest attribution window among those metrics. (The pre-period
+    plays no part in what is counted, so the tie-break on it does not matter here.)"""
+    records = []
+    experiments = set(registry.experiments["experiment_id"])
+    for experiment_id in sorted(set(registry.experiment_metrics["experiment_id"]) & experiments):
+        for metric_id in _analysed_metrics(registry, experiment_id):
+            definition = metric_definition(registry, metric_id)
+            for part in (definition.num, definition.den):
+                if part is not None:
+                    records.append((experiment_id, part.event_name, definition.window_days))
+    frame = pd.DataFrame.from_records(records, columns=["experiment_id", "event_name", "window_days"])
+    return frame.groupby(["experiment_id", "event_name"], as_index=False)["window_days"].max()
+
+
+def event_periods(units: pd.DataFrame, events: pd.DataFrame, registry: Registry) -> pd.DataFrame:
+    """Every valid event of an analysed unit whose name one of the unit's experiment's metrics
+    reads, once per experiment, with its period relative to the unit's first exposure t0 and the
+    longest window W of :func:`counting_windows`:
+
+    - 'post': t0 <= event_at < t0 + W (attributed);
+    - 'after_window': t0 + W <= event_at;
+    - 'before_exposure': t0 - 1 day <= event_at < t0;
+    - None: earlier.
+
+    Columns: experiment_id, unit_id, event_name, event_at, first_exposed_at, exposure_date,
+    window_days, period."""
+    windows = counting_windows(registry)
+    joined = (
+        units[["experiment_id", "unit_id", "first_exposed_at"]]
+        .merge(windows, on="experiment_id", how="inner")
+        .merge(events[["unit_id", "event_name", "event_at"]], on=["unit_id", "event_name"], how="inner")
+    )
+    t0 = joined["first_exposed_at"]
+    window_end = t0 + pd.to_timedelta(joined["window_days"], unit="D")
+    period = np.select(
+        [
+            (joined["event_at"] >= t0) & (joined["event_at"] < window_end),
+            joined["event_at"] >= window_end,
+            (joined["event_at"] >= t0 - pd.Timedelta(days=1)) & (joined["event_at"] < t0),
+        ],
+        ["post", "after_window", "before_exposure"],
+        default="",
+    )
+    joined["period"] = pd.Series([v or None for v in period.tolist()], index=joined.index, dtype=object)
+    joined["exposure_date"] = t0.dt.normalize()
+    columns = [
+        "experiment_id", "unit_id", "event_name", "event_at", "first_exposed_at", "exposure_date", "window_days",
+        "period",
+    ]
+    return joined[columns].sort_values(["experiment_id", "unit_id", "event_at"]).reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -668,6 +858,98 @@ def arm_statistics(units: pd.DataFrame, events: pd.DataFrame, registry: Registry
 
 
 # --------------------------------------------------------------------------------------------
+# Health checks (fct_experiment_health without the SRM columns)
+# --------------------------------------------------------------------------------------------
+
+
+def _count_until(sorted_dates: np.ndarray, day: np.datetime64) -> int:
+    """How many of `sorted_dates` are on or before `day`."""
+    return int(np.searchsorted(sorted_dates, day, side="right"))
+
+
+def experiment_health(
+    exposures: pd.DataFrame, metric_events: pd.DataFrame, registry: Registry, as_of_date
+) -> pd.DataFrame:
+    """One row per experiment and analysis date D (columns :data:`HEALTH_COLUMNS`):
+
+    - n_units_exposed: units with a valid exposure row first exposed by the end of D (excluded
+      units included); n_units_multiple_variants: those of them excluded as multiple_variants;
+      multiple_variant_share = the ratio (NaN when no unit);
+    - n_exposure_rows_on_date: valid exposure rows (of kept or excluded units) on D;
+      n_units_first_exposed_on_date: units (kept or excluded) first exposed on D;
+    - last_exposure_date: the last date <= D with a valid exposure row (NaT if none);
+      is_exposure_stopped: there was one, and there is none on D;
+    - n_events_before_exposure: events of analysed units in the 24 hours before first exposure
+      (:func:`event_periods` 'before_exposure'), of units first exposed by the end of D;
+      n_events_after_exposure: attributed events ('post') with event_at < D + 1 day;
+      events_before_exposure_share = before / (before + after) (NaN when both are 0).
+    """
+    validated = validate_exposures(exposures, registry, as_of_date)
+    valid_rows = validated[validated["rejection_reason"].isna()]
+    units = classify_units(validated)
+    analysed = units[units["exclusion_reason"].isna()]
+    events = valid_metric_events(metric_events, as_of_date)
+    periods = event_periods(analysed, events, registry)
+
+    def sorted_days(frame: pd.DataFrame, column: str, experiment_id: str) -> np.ndarray:
+        days = frame.loc[frame["experiment_id"] == experiment_id, column].dt.normalize()
+        return np.sort(days.to_numpy(dtype="datetime64[us]"))
+
+    post = periods[periods["period"] == "post"]
+    before = periods[periods["period"] == "before_exposure"]
+    multiple = units[units["exclusion_reason"] == "multiple_variants"]
+    experiments = registry.experiments.set_index("experiment_id")
+    records = []
+    for experiment_id in sorted(registry.experiments["experiment_id"]):
+        row_days = sorted_days(valid_rows, "exposed_at", experiment_id)
+        unit_days = sorted_days(units, "first_exposed_at", experiment_id)
+        multiple_days = sorted_days(multiple, "first_exposed_at", experiment_id)
+        post_days = sorted_days(post, "event_at", experiment_id)
+        before_days = sorted_days(before, "first_exposed_at", experiment_id)
+        end_date = pd.Timestamp(experiments.at[experiment_id, "end_date"])
+        for analysis_date in analysis_dates(registry, experiment_id, as_of_date):
+            day = np.datetime64(analysis_date, "us")
+            n_units = _count_until(unit_days, day)
+            n_multiple = _count_until(multiple_days, day)
+            rows_until = _count_until(row_days, day)
+            rows_on = rows_until - int(np.searchsorted(row_days, day, side="left"))
+            units_on = n_units - int(np.searchsorted(unit_days, day, side="left"))
+            last = pd.Timestamp(row_days[rows_until - 1]) if rows_until else pd.NaT
+            n_before = _count_until(before_days, day)
+            n_after = _count_until(post_days, day)
+            records.append(
+                {
+                    "experiment_id": experiment_id,
+                    "analysis_date": analysis_date,
+                    "is_final_analysis": analysis_date == end_date,
+                    "n_units_exposed": n_units,
+                    "n_units_multiple_variants": n_multiple,
+                    "multiple_variant_share": n_multiple / n_units if n_units else math.nan,
+                    "n_exposure_rows_on_date": rows_on,
+                    "n_units_first_exposed_on_date": units_on,
+                    "last_exposure_date": last,
+                    "is_exposure_stopped": bool(rows_until) and rows_on == 0,
+                    "n_events_before_exposure": n_before,
+                    "n_events_after_exposure": n_after,
+                    "events_before_exposure_share": (
+                        n_before / (n_before + n_after) if n_before + n_after else math.nan
+                    ),
+                }
+            )
+    frame = pd.DataFrame.from_records(records, columns=list(HEALTH_COLUMNS))
+    for column in ("analysis_date", "last_exposure_date"):
+        frame[column] = pd.to_datetime(frame[column]).astype("datetime64[us]")
+    for column in HEALTH_COLUMNS:
+        if column.startswith("n_"):
+            frame[column] = frame[column].astype("int64")
+    for column in ("is_final_analysis", "is_exposure_stopped"):
+        frame[column] = frame[column].astype(bool)
+    for column in ("multiple_variant_share", "events_before_exposure_share"):
+        frame[column] = frame[column].astype("float64")
+    return frame.sort_values(["experiment_id", "analysis_date"]).reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------
 # Everything
 # --------------------------------------------------------------------------------------------
 
@@ -677,7 +959,8 @@ class ReferenceResult:
     units: pd.DataFrame
     quarantine: pd.DataFrame
     events: pd.DataFrame
-    arm_statistics: pd.DataFrame
+    arm_statistics: pd.DataFrame | None
+    health: pd.DataFrame | None = None
 
 
 def run_reference(
@@ -687,11 +970,14 @@ def run_reference(
     as_of_date: dt.date | str = "2026-10-31",
     *,
     with_arm_statistics: bool = True,
+    with_health: bool = True,
 ) -> ReferenceResult:
-    """The whole contract on raw DataFrames: kept units, quarantine, valid events, arm stats."""
+    """The whole contract on raw DataFrames: kept units, quarantine, valid events, arm stats,
+    health checks."""
     registry = registry if registry is not None else load_registry()
     units = kept_units(exposures, registry, as_of_date)
     events = valid_metric_events(metric_events, as_of_date)
     quarantine = quarantine_counts(exposures, metric_events, registry, as_of_date)
     stats = arm_statistics(units, events, registry, as_of_date) if with_arm_statistics else None
-    return ReferenceResult(units=units, quarantine=quarantine, events=events, arm_statistics=stats)
+    health = experiment_health(exposures, metric_events, registry, as_of_date) if with_health else None
+    return ReferenceResult(units=units, quarantine=quarantine, events=events, arm_statistics=stats, health=health)

@@ -75,7 +75,31 @@ def test_quarantine_matches_reference(small_build, ref):
     assert set(built["reason"]) >= {
         "internal_traffic", "bot_traffic", "multiple_variants", "unknown_variant",
         "missing_unit_id", "event_after_as_of_date", "invalid_value",
+        "event_after_attribution_window", "event_before_exposure",
     }
+
+
+def test_health_matches_reference(small_build, ref):
+    built = read_table(small_build.database, "select * from fct_experiment_health")
+    expected = reference.experiment_health(ref["exposures"], ref["events"], ref["registry"], AS_OF_DATE)
+    for frame in (built, expected):
+        for column in ("analysis_date", "last_exposure_date"):
+            frame[column] = pd.to_datetime(frame[column])
+    _assert_frames_close(built[expected.columns], expected, ["experiment_id", "analysis_date"])
+    # The checks are exercised, not all zero.
+    assert (expected["n_units_multiple_variants"] > 0).any()
+    assert (expected["n_events_before_exposure"] > 0).any()
+    assert expected["n_exposure_rows_on_date"].gt(0).any()
+    # Health counts agree with the other marts: units exposed = kept + excluded units.
+    final = expected.groupby("experiment_id").tail(1).set_index("experiment_id")
+    kept = ref["units"].groupby("experiment_id").size()
+    quarantine = read_table(
+        small_build.database,
+        "select experiment_id, sum(n_units) as n from fct_quarantine where source_table = 'exposures' "
+        "and reason in ('internal_traffic', 'bot_traffic', 'multiple_variants') group by 1",
+    ).set_index("experiment_id")["n"]
+    for experiment_id, row in final.iterrows():
+        assert row["n_units_exposed"] == kept.get(experiment_id, 0) + quarantine.get(experiment_id, 0), experiment_id
 
 
 def test_arm_statistics_match_reference(small_build, ref):

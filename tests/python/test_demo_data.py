@@ -234,6 +234,18 @@ def test_planted_quarantine_table_at_scale_one():
     assert rows[("orders_ranking_abc", "repeat_exposure_collapsed")] == (3 * (600 + 2 * 150) + 75, 0)
 
 
+def test_expected_quarantine_lists_planted_dirt_only():
+    # The informational unattributed-event rows are not predicted (the integration tests compare
+    # them with the reference pipeline); is_planted_dirt selects the rows that are.
+    rows = demo_data.expected_quarantine(0.05)
+    assert rows and all(demo_data.is_planted_dirt(r) for r in rows)
+    assert not {r["reason"] for r in rows} & set(demo_data.UNATTRIBUTED_EVENT_REASONS)
+    for reason in demo_data.UNATTRIBUTED_EVENT_REASONS:
+        assert not demo_data.is_planted_dirt({"source_table": "metric_events", "is_exclusion": False, "reason": reason})
+    assert demo_data.is_planted_dirt({"is_exclusion": False, "reason": "repeat_exposure_collapsed"})
+    assert demo_data.is_planted_dirt({"is_exclusion": True, "reason": "invalid_value"})
+
+
 # --------------------------------------------------------------------------------------------
 # Scale, experiments and planted truth
 # --------------------------------------------------------------------------------------------

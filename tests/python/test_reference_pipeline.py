@@ -164,6 +164,8 @@ def test_quarantine_counts(exposure_case):
         ("metric_events", None, "missing_event_at"): (True, 1, 1),
         ("metric_events", None, "missing_event_name"): (True, 1, 1),
         ("metric_events", None, "missing_unit_id"): (True, 2, 0),
+        # u_keep (t0 = 01-03 08:00, window 3 days): its valid 01-20 23:59:59 buy is unattributed
+        ("metric_events", "exp1", "event_after_attribution_window"): (False, 1, 1),
     }
     # Every raw exposure row is either behind a kept unit or counted as an exclusion.
     units = ref.kept_units(exposures, registry, "2026-01-20")
@@ -193,6 +195,188 @@ def test_value_null_vs_nan_through_duckdb(tmp_path):
     _, events = ref.read_raw_duckdb(path)
     validated = ref.validate_metric_events(events, "2026-01-05")
     assert validated["rejection_reason"].tolist() == [None, "invalid_value", "invalid_value", None]
+
+
+def test_text_timestamps_are_parsed_or_flagged():
+    registry = make_registry(
+        experiments=[("exp1", "2026-01-01", "2026-01-10")],
+        variants=[("exp1", "control")],
+        metrics=[("m", "conversion", "buy", None, None, 3, 0, None)],
+        experiment_metrics=[("exp1", "m")],
+    )
+    texts = [
+        "2026-01-05 01:30:00+02:00",  # 01-04 23:30 UTC
+        "2026-01-04T22:00:00Z",
+        "2026-01-04 20:00:00-05:00",  # 01-05 01:00 UTC
+        " 2026-01-04 12:00:00 ",  # naive text is UTC (trimmed)
+        "2026-01-04 12:00:00.123456+0530",  # 01-04 06:30:00.123456 UTC
+        "2026-01-04",  # midnight
+        "2026-01-04 12:00 UTC",
+        "not a timestamp",
+        "2026-01-05 25:00:00",  # hour 25
+        "2026-02-30 10:00:00",  # no such day
+        "",  # blank text is present and unparseable
+        None,  # NULL: missing, not invalid
+    ]
+    rows = [("exp1", f"u{i}", "control", text, "ios", "DE", "Berlin", False, False) for i, text in enumerate(texts)]
+    rows.insert(0, ("exp1", "u_bad_variant", "nope", "garbage", "ios", "DE", "Berlin", False, False))
+    validated = ref.validate_exposures(_frame(rows, EXPOSURE_COLUMNS), registry, "2026-01-20")
+    assert validated["rejection_reason"].tolist() == [
+        "unknown_variant",  # the variant is checked before the timestamp
+        *[None] * 7,
+        *["invalid_exposed_at"] * 4,
+        "missing_exposed_at",
+    ]
+    assert validated["exposed_at"].iloc[1:8].tolist() == [
+        T("2026-01-04 23:30"), T("2026-01-04 22:00"), T("2026-01-05 01:00"), T("2026-01-04 12:00"),
+        T("2026-01-04 06:30:00.123456"), T("2026-01-04"), T("2026-01-04 12:00"),
+    ]
+    events = _events(
+        [
+            ("u1", "buy", "yesterday", "1"),  # invalid_event_at
+            ("u1", "buy", "   ", "x"),  # invalid_event_at beats invalid_value
+            (None, "buy", "yesterday", "1"),  # missing_unit_id first
+            ("u1", "buy", None, "1"),  # missing_event_at
+            ("u1", "buy", "2026-01-21 00:30:00+01:00", "x"),  # 01-20 23:30 UTC: invalid value
+            ("u1", "buy", "2026-01-21 01:00:00+01:00", "1"),  # 01-21 00:00 UTC: after as-of
+        ]
+    )
+    validated = ref.validate_metric_events(events, "2026-01-20")
+    assert validated["rejection_reason"].tolist() == [
+        "invalid_event_at", "invalid_event_at", "missing_unit_id", "missing_event_at", "invalid_value",
+        "event_after_as_of_date",
+    ]
+    q = ref.quarantine_counts(_frame(rows, EXPOSURE_COLUMNS), events, registry, "2026-01-20")
+    got = {(r.experiment_id, r.reason): (r.is_exclusion, r.n_rows, r.n_units) for r in q.itertuples()}
+    assert got[("exp1", "invalid_exposed_at")] == (True, 4, 4)
+    assert got[(None, "invalid_event_at")] == (True, 2, 1)
+
+
+@pytest.fixture
+def unattributed_case():
+    # e1 reads 'buy' with windows 2 (conv) and 5 (cnt: the longest), 'pay' through the ratio's
+    # components with the ratio's window 1 (its components' own windows do not matter), and
+    # 'view' nowhere. e2 reads 'buy' with window 1.
+    metrics = [
+        ("conv", "conversion", "buy", None, None, 2, 0, None),
+        ("cnt", "count", "buy", None, None, 5, 3, None),
+        ("rev", "sum", "pay", None, None, 30, 0, None),
+        ("rat", "ratio", None, "rev", "conv", 1, 7, None),
+        ("e2conv", "conversion", "buy", None, None, 1, 0, None),
+    ]
+    registry = make_registry(
+        experiments=[("e1", "2026-03-01", "2026-03-04"), ("e2", "2026-03-01", "2026-03-10")],
+        variants=[("e1", "control"), ("e1", "treatment"), ("e2", "control"), ("e2", "treatment")],
+        metrics=metrics,
+        experiment_metrics=[("e1", "conv"), ("e1", "cnt"), ("e1", "rat"), ("e2", "e2conv")],
+    )
+    geo = ("ios", "DE", "Berlin")
+    exposures = _frame(
+        [
+            ("e1", "a", "control", T("2026-03-01 12:00"), *geo, False, False),
+            ("e1", "a", "control", T("2026-03-02 12:00"), *geo, False, False),  # a repeat
+            ("e1", "b", "treatment", T("2026-03-02 00:00"), *geo, False, False),
+            ("e1", "x", "control", T("2026-03-02 00:00"), *geo, False, False),  # multiple variants
+            ("e1", "x", "treatment", T("2026-03-03 00:00"), *geo, False, False),
+            ("e1", "y", "control", T("2026-03-03 09:00"), *geo, True, False),  # internal
+            ("e1", "z", "control", T("2026-03-05 00:00"), *geo, False, False),  # after end: rejected
+            ("e2", "a", "treatment", T("2026-03-05 00:00"), *geo, False, False),
+        ],
+        EXPOSURE_COLUMNS,
+    )
+    events = _events(
+        [
+            # a in e1: t0 = 03-01 12:00; buy window 5 days -> [03-01 12:00, 03-06 12:00)
+            ("a", "buy", T("2026-02-28 12:00"), None),  # t0 - 1 day exactly: before exposure
+            ("a", "buy", T("2026-02-28 11:59:59"), None),  # earlier: not reported
+            ("a", "buy", T("2026-03-01 11:59:59"), None),  # before exposure
+            ("a", "buy", T("2026-03-04 00:00"), None),  # post (after conv's 2 days, inside cnt's 5)
+            ("a", "buy", T("2026-03-06 12:00"), None),  # t0 + 5 days: after window
+            # a in e2: t0 = 03-05 00:00, window 1 day: 03-06 12:00 is after that window too
+            ("a", "pay", T("2026-03-02 11:59:59"), 5.0),  # ratio window 1 day: post
+            ("a", "pay", T("2026-03-02 12:00"), 5.0),  # after window (rev's own 30 days do not count)
+            ("a", "view", T("2026-03-20"), None),  # no metric reads 'view'
+            ("a", "buy", T("2026-03-05 12:00"), "nan"),  # invalid value: not counted anywhere
+            ("a", "buy", T("2026-03-21"), None),  # after the as-of date: rejected
+            # b in e1: t0 = 03-02 00:00
+            ("b", "pay", T("2026-03-01 00:00"), 1.0),  # before exposure
+            ("b", "buy", T("2026-03-09"), None),  # after window
+            ("b", "pay", T("2026-03-03"), 1.0),  # after window
+            # excluded or rejected units: not analysed
+            ("x", "buy", T("2026-03-20"), None),
+            ("y", "buy", T("2026-03-03 08:00"), None),
+            ("z", "buy", T("2026-03-20"), None),
+        ]
+    )
+    return registry, exposures, events
+
+
+def test_counting_windows_take_the_longest_window(unattributed_case):
+    registry, _, _ = unattributed_case
+    windows = ref.counting_windows(registry)
+    got = {(r.experiment_id, r.event_name): r.window_days for r in windows.itertuples()}
+    assert got == {("e1", "buy"): 5, ("e1", "pay"): 1, ("e2", "buy"): 1}
+
+
+def test_unattributed_events_in_quarantine(unattributed_case):
+    registry, exposures, events = unattributed_case
+    q = ref.quarantine_counts(exposures, events, registry, "2026-03-20")
+    informational = {
+        (r.experiment_id, r.reason): (r.is_exclusion, r.n_rows, r.n_units)
+        for r in q.itertuples()
+        if r.reason in ref.UNATTRIBUTED_EVENT_REASONS
+    }
+    assert informational == {
+        ("e1", "event_before_exposure"): (False, 3, 2),  # a: 2, b: 1
+        ("e1", "event_after_attribution_window"): (False, 4, 2),  # a: buy + pay, b: buy + pay
+        # a in e2 (t0 = 03-05 00:00, window 1 day): its 03-06 12:00 buy is after the window,
+        # its 03-04 00:00 buy exactly one day before exposure (its 03-05 12:00 buy is invalid)
+        ("e2", "event_after_attribution_window"): (False, 1, 1),
+        ("e2", "event_before_exposure"): (False, 1, 1),
+    }
+    units = ref.kept_units(exposures, registry, "2026-03-20")
+    valid = ref.valid_metric_events(events, "2026-03-20")
+    periods = ref.event_periods(units, valid, registry)
+    a_e1 = periods[(periods["experiment_id"] == "e1") & (periods["unit_id"] == "a")]
+    # by event_at: buy 02-28 11:59:59, buy 02-28 12:00, buy 03-01 11:59:59, pay 03-02 11:59:59,
+    # pay 03-02 12:00, buy 03-04 00:00, buy 03-06 12:00
+    assert a_e1["period"].tolist() == [
+        None, "before_exposure", "before_exposure", "post", "after_window", "post", "after_window",
+    ]
+
+
+def test_experiment_health(unattributed_case):
+    registry, exposures, events = unattributed_case
+    health = ref.experiment_health(exposures, events, registry, "2026-03-20")
+    assert tuple(health.columns) == ref.HEALTH_COLUMNS
+    e1 = health[health["experiment_id"] == "e1"].set_index("analysis_date")
+    assert list(e1.index) == [T("2026-03-01"), T("2026-03-02"), T("2026-03-03"), T("2026-03-04")]
+    assert e1["is_final_analysis"].tolist() == [False, False, False, True]
+    # exposed units (kept or excluded): a 03-01; b, x 03-02; y 03-03 (z's row is rejected)
+    assert e1["n_units_exposed"].tolist() == [1, 3, 4, 4]
+    assert e1["n_units_first_exposed_on_date"].tolist() == [1, 2, 1, 0]
+    assert e1["n_units_multiple_variants"].tolist() == [0, 1, 1, 1]
+    np.testing.assert_allclose(e1["multiple_variant_share"], [0.0, 1 / 3, 0.25, 0.25])
+    # valid rows: 03-01 a; 03-02 a (repeat), b, x; 03-03 x, y
+    assert e1["n_exposure_rows_on_date"].tolist() == [1, 3, 2, 0]
+    assert e1["last_exposure_date"].tolist() == [T("2026-03-01"), T("2026-03-02"), T("2026-03-03"), T("2026-03-03")]
+    assert e1["is_exposure_stopped"].tolist() == [False, False, False, True]
+    # before exposure: a's two (exposed 03-01), b's one (03-02); post: a's pay 03-02 11:59:59,
+    # a's buy 03-04 00:00
+    assert e1["n_events_before_exposure"].tolist() == [2, 3, 3, 3]
+    assert e1["n_events_after_exposure"].tolist() == [0, 1, 1, 2]
+    np.testing.assert_allclose(e1["events_before_exposure_share"], [1.0, 0.75, 0.75, 0.6])
+    e2 = health[health["experiment_id"] == "e2"].set_index("analysis_date")
+    assert len(e2) == 10
+    assert e2.loc[T("2026-03-04"), "n_units_exposed"] == 0
+    assert math.isnan(e2.loc[T("2026-03-04"), "multiple_variant_share"])
+    assert math.isnan(e2.loc[T("2026-03-04"), "events_before_exposure_share"])
+    assert pd.isna(e2.loc[T("2026-03-04"), "last_exposure_date"])
+    assert not e2.loc[T("2026-03-04"), "is_exposure_stopped"]  # never started
+    assert e2["is_exposure_stopped"].tolist() == [False] * 5 + [True] * 5
+    assert e2["n_events_after_exposure"].max() == 0  # a's only buy in e2's window is invalid
+    assert e2["n_events_before_exposure"].tolist() == [0] * 4 + [1] * 6
+    assert e2.loc[T("2026-03-05"), "events_before_exposure_share"] == 1.0
 
 
 # --------------------------------------------------------------------------------------------
@@ -388,7 +572,23 @@ def test_reference_on_demo_matches_planted_counts(small_demo):
     registry = ref.load_registry()
     result = ref.run_reference(exposures, events, registry, demo_data.DEMO_AS_OF_DATE, with_arm_statistics=False)
     expected = demo_data.expected_quarantine(0.05)
-    assert result.quarantine.to_dict("records") == expected
+    rows = result.quarantine.to_dict("records")
+    assert [r for r in rows if demo_data.is_planted_dirt(r)] == expected
+    # The rest are the informational unattributed-event rows (late events, events just before
+    # exposure): the demo draws some in every experiment.
+    unattributed = [r for r in rows if not demo_data.is_planted_dirt(r)]
+    assert {r["reason"] for r in unattributed} == set(demo_data.UNATTRIBUTED_EVENT_REASONS)
+    assert {r["experiment_id"] for r in unattributed if r["reason"] == "event_after_attribution_window"} == set(
+        demo_data.EXPERIMENTS
+    )
+    assert all(r["source_table"] == "metric_events" and 0 < r["n_units"] <= r["n_rows"] for r in unattributed)
+    health = result.health
+    n_dates = {e: len(ref.analysis_dates(registry, e, demo_data.DEMO_AS_OF_DATE)) for e in demo_data.EXPERIMENTS}
+    assert health.groupby("experiment_id").size().to_dict() == n_dates
+    final = health.groupby("experiment_id").tail(1).set_index("experiment_id")
+    before = {r["experiment_id"]: r["n_rows"] for r in unattributed if r["reason"] == "event_before_exposure"}
+    # Every unit is exposed by the last analysis date: the running count is the quarantine count.
+    assert final["n_events_before_exposure"].to_dict() == {e: before.get(e, 0) for e in final.index}
     counts = result.units.groupby("experiment_id").size().to_dict()
     assert counts == demo_data.expected_kept_units(0.05)
     # Planted dimension ties resolve to the smallest platform; padded ids are trimmed and kept.
