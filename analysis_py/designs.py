@@ -18,6 +18,7 @@ import pyarrow as pa
 from . import _arrow as A
 from .anova import two_way_anova
 from .bandit import thompson_allocation_long
+from .decisions import _frame as frame
 
 ANOVA_SCHEMA = pa.schema([
     ("experiment_id", pa.string()),
@@ -55,20 +56,7 @@ _TERMS = {"A": "factor_a", "B": "factor_b", "A:B": "interaction", "Residual": "r
 
 
 def _frame(table, columns) -> pd.DataFrame:
-    t = A.to_table(table)
-    n = t.num_rows
-    data = {}
-    for name, kind in columns.items():
-        arr = A.column(t, name)
-        if kind == "s":
-            data[name] = np.asarray(A.as_string(arr, n).to_numpy(zero_copy_only=False), dtype=object)
-        elif kind == "f":
-            data[name] = A.float_np(arr, n)
-        elif kind == "b":
-            data[name] = A.bool_np(arr, n)
-        elif kind == "d":
-            data[name] = A.date_days(A.as_date32(arr, n), n) if arr is not None else np.full(n, np.nan)
-    return pd.DataFrame(data)
+    return frame(A.to_table(table), columns)
 
 
 def _dates(days: np.ndarray) -> pa.Array:
