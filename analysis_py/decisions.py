@@ -131,7 +131,7 @@ def compute_decisions(results, srm, metric_configs, health=None) -> pa.Table:
     res = _frame(A.canonical_order(_overall(A.to_table(results)), [
         "experiment_id", "analysis_date", "metric_id", "treatment_variant_id"]), {
         "experiment_id": "s", "metric_id": "s", "metric_role": "s", "control_variant_id": "s",
-        "treatment_variant_id": "s", "analysis_date": "d", "decision_effect": "f",
+        "treatment_variant_id": "s", "analysis_date": "d", "decision_effect": "f", "decision_p_value": "f",
         "decision_relative_effect": "f", "decision_ci_lower": "f", "decision_ci_upper": "f",
         "p_value_holm": "f", "alpha": "f", "desired_direction": "s", "practical_threshold": "f",
         "threshold_scale": "s", "guardrail_tolerance": "f", "is_statistically_significant": "b",
@@ -177,8 +177,8 @@ def compute_decisions(results, srm, metric_configs, health=None) -> pa.Table:
     guard = res[(res["metric_role"].str.lower() == "guardrail") & (res["guardrail_status"] == "breached")].copy()
     guard["text"] = ("guardrail " + _s(guard["metric_id"]) + " breached: relative effect "
                      + _fmt(guard["decision_relative_effect"], "+.2%") + " vs tolerance "
-                     + _fmt(guard["guardrail_tolerance"].fillna(0.0), ".2%") + ", Holm p="
-                     + _fmt(guard["p_value_holm"], ".3g"))
+                     + _fmt(guard["guardrail_tolerance"].fillna(0.0), ".2%") + ", p="
+                     + _fmt(guard["decision_p_value"], ".3g"))
     g_agg = guard.groupby(arm_keys, sort=False).agg(n_breach=("metric_id", "size"), breach_text=("text", "; ".join))
     arms = arms.merge(g_agg.reset_index(), on=arm_keys, how="left")
     arms["n_breach"] = arms["n_breach"].fillna(0).astype(np.int64)

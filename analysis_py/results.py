@@ -572,7 +572,9 @@ def _compute_results(
     target_power = np.where((target_power > 0) & (target_power < 1), target_power, 0.8)
     with np.errstate(all="ignore"):
         mde = (normal_quantile(1.0 - alpha_safe / 2.0) + normal_quantile(target_power)) * d_se
-        effect_of_interest = np.where(scale == 1, threshold, threshold * np.abs(ref_mean))
+        # guardrails: the tolerated harm (relative); others: the practical threshold
+        effect_of_interest = np.where(is_guard, tolerance * np.abs(ref_mean),
+                                      np.where(scale == 1, threshold, threshold * np.abs(ref_mean)))
         power_at_threshold = np.where((effect_of_interest > 0) & ~not_ok,
                                       achieved_power(effect_of_interest, d_se, alpha_safe), np.nan)
     mde = np.where(~not_ok, mde, np.nan)
@@ -728,7 +730,7 @@ def _sequential(*, method, group, days, d_eff, d_se, ref_mean, ok, alpha, effect
     m = np.flatnonzero(method == 2)
     if m.size:
         valid = ok[m] & np.isfinite(d_se[m]) & (d_se[m] > 0)
-        effect_first = _first_look_value(group[m], days[m], effect_of_interest[m], valid & np.isfinite(effect_of_interest[m]))
+        effect_first = _first_look_value(group[m], days[m], effect_of_interest[m], valid & (effect_of_interest[m] > 0))
         with np.errstate(all="ignore"):
             tau2 = default_mixing_variance(practical_effect=np.where(effect_first > 0, effect_first, np.nan),
                                            alpha=alpha[m], mixing_sd=mixing_sd[m])
@@ -737,7 +739,9 @@ def _sequential(*, method, group, days, d_eff, d_se, ref_mean, ok, alpha, effect
         usable = valid & np.isfinite(tau2)
         p, lo, hi = (np.where(usable, x, np.nan) for x in (p, lo, hi))
         av = always_valid(group[m], days[m], p, lo, hi)
-        res.p_value[m], res.ci_lower[m], res.ci_upper[m] = av.p_value, av.ci_lower, av.ci_upper
+        # a look that is not ok itself reports nothing (the running values resume at the next ok look)
+        res.p_value[m], res.ci_lower[m], res.ci_upper[m] = (np.where(ok[m], x, np.nan) for x in (
+            av.p_value, av.ci_lower, av.ci_upper))
         res.mixing_sd[m] = np.sqrt(tau2)
         res.mixing_undefined[m] = valid & ~np.isfinite(tau2)
 
