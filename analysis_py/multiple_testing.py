@@ -10,7 +10,7 @@ and stay NaN. Results equal ``statsmodels.stats.multitest.multipletests(method='
 applied group by group.
 
 Implementation: rows are scattered into a dense ``(n_groups, max_group_size)`` matrix padded
-with NaN (slots assigned in O(n · max_group_size) without sorting); each row of the matrix is
+with NaN (slot = rank within the group in a stable sort by group); each row of the matrix is
 sorted and adjusted with ``np.maximum.accumulate`` / ``np.minimum.accumulate`` along axis 1.
 Families in an experiment are small (the treatment arms), so the matrix is narrow; wide or very
 unbalanced families fall back to a lexsort + pandas group-wise cumulative max/min.
@@ -37,30 +37,34 @@ _MAX_DENSE_WIDTH = 64
 
 
 def _adjust(p_values, groups, method: str) -> np.ndarray:
+    return _adjust_many(p_values, groups, (method,))[0]
+
+
+def holm_and_benjamini_hochberg(p_values, groups=None) -> tuple[np.ndarray, np.ndarray]:
+    """Both adjustments with one grouping / sort (what the pipeline needs)."""
+    return _adjust_many(p_values, groups, ("holm", "bh"))
+
+
+def _adjust_many(p_values, groups, methods) -> list[np.ndarray]:
     shape = np.shape(p_values)
     p = as_float(p_values).ravel()
     n = p.size
     if n == 0:
-        return p.reshape(shape)
+        return [p.reshape(shape) for _ in methods]
     g = _group_codes(groups, n)
     if g.min() < 0 or g.max() >= n + 1024:  # keep the (group x slot) matrix small
         g = pd.factorize(g)[0].astype(np.int64)
     n_groups = int(g.max()) + 1
-    # Assign each row a slot (column) within its group without sorting: in each round one row
-    # per group "wins" the next slot. Rounds = largest family size.
-    slot = np.full(n, -1, dtype=np.int64)
-    rem = np.arange(n)
-    winner = np.empty(n_groups, dtype=np.int64)
-    width = 0
-    while rem.size and width < _MAX_DENSE_WIDTH:
-        gr = g[rem]
-        winner[gr] = rem
-        won = winner[gr] == rem
-        slot[rem[won]] = width
-        rem = rem[~won]
-        width += 1
+    # Each row's slot (column) within its group: its rank in a stable sort by group.
+    order = np.argsort(g, kind="stable")
+    counts = np.bincount(g, minlength=n_groups)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    slot = np.empty(n, dtype=np.int64)
+    slot[order] = np.arange(n) - np.repeat(starts, counts)
+    width = int(counts.max())
+    rem = np.zeros(0) if width <= _MAX_DENSE_WIDTH else order
     if rem.size or n_groups * width > 8 * n + 1024:
-        return _adjust_sparse(p, g, method).reshape(shape)
+        return [_adjust_sparse(p, g, method).reshape(shape) for method in methods]
     mat = np.full((n_groups, width), np.nan)
     mat[g, slot] = p
     col_order = np.argsort(np.where(np.isnan(mat), np.inf, mat), axis=1)  # NaNs last
@@ -68,16 +72,19 @@ def _adjust(p_values, groups, method: str) -> np.ndarray:
     valid = ~np.isnan(ps)
     m = valid.sum(axis=1, keepdims=True).astype(float)
     j = np.arange(1, width + 1, dtype=float)[None, :]
-    if method == "holm":
-        vals = np.where(valid, np.minimum(1.0, (m - j + 1.0) * ps), -np.inf)
-        adj = np.maximum.accumulate(vals, axis=1)
-    else:
-        vals = np.where(valid, np.minimum(1.0, m * ps / j), np.inf)
-        adj = np.minimum.accumulate(vals[:, ::-1], axis=1)[:, ::-1]
-    adj = np.where(valid, adj, np.nan)
-    back = np.empty_like(adj)
-    np.put_along_axis(back, col_order, adj, axis=1)
-    return back[g, slot].reshape(shape)
+    results = []
+    for method in methods:
+        if method == "holm":
+            vals = np.where(valid, np.minimum(1.0, (m - j + 1.0) * ps), -np.inf)
+            adj = np.maximum.accumulate(vals, axis=1)
+        else:
+            vals = np.where(valid, np.minimum(1.0, m * ps / j), np.inf)
+            adj = np.minimum.accumulate(vals[:, ::-1], axis=1)[:, ::-1]
+        adj = np.where(valid, adj, np.nan)
+        back = np.empty_like(adj)
+        np.put_along_axis(back, col_order, adj, axis=1)
+        results.append(back[g, slot].reshape(shape))
+    return results
 
 
 def _adjust_sparse(p, g, method):

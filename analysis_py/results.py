@@ -25,7 +25,7 @@ from .moments import PRECISION_LOSS_CONDITION, ArmSums, inconsistent_sums, recip
 from ._common import critical_value, normal_p_value, normal_quantile
 from .moments import variance_from_sums as var_from
 from .bayesian import expected_loss_beta, normal_posterior_difference, prob_treatment_beats_control
-from .multiple_testing import benjamini_hochberg, holm
+from .multiple_testing import holm_and_benjamini_hochberg
 from .power import achieved_power
 from .proportions import two_proportion_ztest
 from .ratio import ratio_delta_method
@@ -520,8 +520,7 @@ def _compute_results(
     # mSPRT: the always-valid p-value replaces the fixed-horizon one in the family (an always-valid
     # p-value is a valid p-value at any look, so Holm / BH apply unchanged)
     family_p = np.where((seq.method == 2) & ~is_guard, seq.p_value, family_p)
-    p_holm = holm(family_p, family) if R else np.zeros(0)
-    p_bh = benjamini_hochberg(family_p, family) if R else np.zeros(0)
+    p_holm, p_bh = holm_and_benjamini_hochberg(family_p, family) if R else (np.zeros(0), np.zeros(0))
     family_size = (np.bincount(family, weights=np.isfinite(family_p).astype(float), minlength=int(family.max()) + 1)[family]
                    if R else np.zeros(0))
     # Bonferroni-widened (simultaneous) intervals at alpha / m: the CI that matches the family-wise
