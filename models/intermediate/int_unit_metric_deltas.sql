@@ -190,7 +190,9 @@ cumulative as (
             partition by daily_totals.experiment_id, daily_totals.metric_id, daily_totals.unit_id
             order by daily_totals.activity_date
             rows between unbounded preceding and current row
-        ) as den_cumulative
+        ) as den_cumulative,
+        daily_totals.num_raw,
+        daily_totals.den_raw
     from daily_totals
 ),
 
@@ -211,6 +213,12 @@ transformed as (
         unit_metrics.has_pre_events,
         {{ unit_value('cumulative.num_cumulative', 'unit_metrics.num_is_indicator', 'unit_metrics.num_cap') }} as num_value,
         {{ unit_value('cumulative.den_cumulative', 'unit_metrics.den_is_indicator', 'unit_metrics.den_cap') }} as den_value,
+        -- the value the day before: the running total without this day (exact), transformed the
+        -- same way (saves a second window pass, lag, over the largest intermediate)
+        {{ unit_value('cumulative.num_cumulative - cumulative.num_raw', 'unit_metrics.num_is_indicator', 'unit_metrics.num_cap') }}
+            as previous_num_value,
+        {{ unit_value('cumulative.den_cumulative - cumulative.den_raw', 'unit_metrics.den_is_indicator', 'unit_metrics.den_cap') }}
+            as previous_den_value,
         {{ unit_value('unit_metrics.pre_num_raw', 'unit_metrics.num_is_indicator', 'unit_metrics.num_cap') }} as pre_num_value,
         {{ unit_value('unit_metrics.pre_den_raw', 'unit_metrics.den_is_indicator', 'unit_metrics.den_cap') }} as pre_den_value
     from cumulative
@@ -221,17 +229,7 @@ transformed as (
 ),
 
 with_previous as (
-    select
-        transformed.*,
-        coalesce(lag(transformed.num_value) over (
-            partition by transformed.experiment_id, transformed.metric_id, transformed.unit_id
-            order by transformed.activity_date
-        ), 0) as previous_num_value,
-        coalesce(lag(transformed.den_value) over (
-            partition by transformed.experiment_id, transformed.metric_id, transformed.unit_id
-            order by transformed.activity_date
-        ), 0) as previous_den_value
-    from transformed
+    select * from transformed
 ),
 
 deltas as (
