@@ -3,7 +3,7 @@
     python -m exptools.quality --database warehouse.duckdb [--report target/quality_report.md]
         [--as-of-date YYYY-MM-DD] [--max-staleness-days N] [--table NAME ...]
 
-One GX ExpectationSuite per table (raw.exposures, raw.metric_events and the six fct_* tables of
+One GX ExpectationSuite per table (raw.exposures, raw.metric_events and the ten fct_* tables of
 ``schema.sql``), run in an ephemeral GX context. GX's SQL path does not work with DuckDB, so each
 table is read from DuckDB through Arrow (only the ``schema.sql`` columns it needs, plus a few
 derived columns computed in SQL) and validated as a pandas dataframe batch.
@@ -43,6 +43,8 @@ def python_enums() -> dict[str, tuple[str, ...]]:
     from analysis_py.decisions import VERDICTS
     from analysis_py.results import (
         AGGREGATIONS,
+        ANALYSIS_METHODS,
+        BAYESIAN_METHODS,
         DIRECTIONS,
         ESTIMATE_METHODS,
         GUARDRAIL_STATUSES,
@@ -62,6 +64,8 @@ def python_enums() -> dict[str, tuple[str, ...]]:
         "desired_direction": DIRECTIONS,
         "threshold_scale": SCALES,
         "decision": VERDICTS,
+        "analysis_method": ANALYSIS_METHODS,
+        "bayesian_method": BAYESIAN_METHODS,
     }
 
 
@@ -71,6 +75,7 @@ DBT_ENUMS: dict[str, tuple[str, str]] = {
     "quarantine_reason": ("fct_quarantine", "reason"),
     "quarantine_source_table": ("fct_quarantine", "source_table"),
     "dimension_name": ("fct_arm_statistics", "dimension_name"),
+    "anova_term": ("fct_factorial_anova", "term"),
 }
 MARTS_YML = Path("models") / "marts" / "_marts__models.yml"
 #: the dbt project this module belongs to (override with --project-dir)
@@ -148,12 +153,35 @@ CONTRACT_COLUMNS: dict[str, tuple[str, ...]] = {
         "treatment_variant_id", "dimension_name", "dimension_value", "analysis_date",
         "n_control", "n_treatment", "absolute_effect", "std_error", "p_value", "ci_lower",
         "ci_upper", "test_method", "estimate_method", "decision_effect", "decision_ci_lower",
-        "decision_ci_upper", "decision_p_value", "cuped_p_value", "p_value_holm", "alpha",
+        "decision_ci_upper", "decision_p_value", "cuped_p_value", "p_value_holm", "p_value_bh",
+        "family_size", "adjusted_ci_lower", "adjusted_ci_upper", "non_inferiority_p_value",
+        "pre_period_imbalance_p_value", "minimum_detectable_effect", "achieved_power",
+        "prob_treatment_better", "expected_loss", "bayesian_method", "analysis_method",
+        "information_fraction", "sequential_p_value", "sequential_ci_lower", "sequential_ci_upper",
+        "sequential_boundary_z", "is_boundary_crossed", "msprt_mixing_sd", "alpha",
         "desired_direction", "threshold_scale", "guardrail_status", "status",
     ),
     "fct_decision_records": (
         "experiment_id", "analysis_date", "decision", "recommended_variant_id", "srm_p_value",
-        "n_guardrail_breaches",
+        "n_guardrail_breaches", "analysis_method", "health_warnings",
+    ),
+    "fct_decision_history": (
+        "experiment_id", "analysis_date", "decision", "recommended_variant_id", "srm_p_value",
+        "n_guardrail_breaches", "analysis_method", "recorded_as_of_date", "recorded_at", "is_backfilled",
+    ),
+    "fct_experiment_health": (
+        "experiment_id", "analysis_date", "srm_chi_square", "n_slices_checked", "n_slices_with_srm",
+        "n_units_exposed", "n_units_multiple_variants", "multiple_variant_share",
+        "n_exposure_rows_on_date", "n_units_first_exposed_on_date", "last_exposure_date",
+        "n_events_before_exposure", "n_events_after_exposure", "events_before_exposure_share",
+    ),
+    "fct_factorial_anova": (
+        "experiment_id", "metric_id", "aggregation", "dimension_name", "dimension_value", "analysis_date",
+        "term", "sum_sq", "df", "f_statistic", "p_value", "n_units", "n_cells",
+    ),
+    "fct_bandit_allocations": (
+        "experiment_id", "metric_id", "analysis_date", "variant_id", "n_units", "conversions",
+        "conversion_rate", "current_weight", "prob_best", "recommended_weight",
     ),
 }
 TABLES = tuple(CONTRACT_COLUMNS)
@@ -170,6 +198,12 @@ EXAMPLE_COLUMNS: dict[str, tuple[str, ...]] = {
         "experiment_id", "metric_id", "treatment_variant_id", "dimension_name", "dimension_value", "analysis_date",
     ),
     "fct_decision_records": ("experiment_id", "analysis_date"),
+    "fct_decision_history": ("experiment_id", "analysis_date"),
+    "fct_experiment_health": ("experiment_id", "analysis_date"),
+    "fct_factorial_anova": (
+        "experiment_id", "metric_id", "dimension_name", "dimension_value", "analysis_date", "term",
+    ),
+    "fct_bandit_allocations": ("experiment_id", "analysis_date", "variant_id"),
 }
 
 #: share of rows of a raw table that must have a usable key (dirty rows are quarantined by the
@@ -177,7 +211,18 @@ EXAMPLE_COLUMNS: dict[str, tuple[str, ...]] = {
 RAW_MOSTLY = 0.95
 DEFAULT_MAX_STALENESS_DAYS = 1
 EXAMPLES_PER_FAILURE = 5
+#: slack for comparisons of values computed along different floating-point paths
+#: (Benjamini-Hochberg's m * p / rank against Holm's (m - rank + 1) * p; weights summing to 1)
+FLOAT_TOLERANCE = 1e-9
 _ARM_SUM_COLUMNS = tuple(c for c in CONTRACT_COLUMNS["fct_arm_statistics"] if c.startswith("sum_"))
+#: the p-value a result row enters its Holm / BH family with (docs/statistics.md section 4)
+HOLM_FAMILY_P_SQL = (
+    "case when metric_role = 'guardrail' then non_inferiority_p_value "
+    "when analysis_method = 'msprt' then sequential_p_value else decision_p_value end"
+)
+HOLM_FAMILY_P_INPUTS = (
+    "metric_role", "analysis_method", "non_inferiority_p_value", "sequential_p_value", "decision_p_value",
+)
 
 
 # ---- suite definitions --------------------------------------------------------------------------
@@ -227,7 +272,6 @@ def build_suites(facts: Facts, tables: tuple[str, ...]) -> list[TableSuite]:
     enums = facts.enums
     ok = Column("status") == "ok"
     not_ok = Column("status") != "ok"
-    not_guardrail = Column("metric_role") != "guardrail"
 
     def contract(table: str) -> list[Check]:
         columns = list(CONTRACT_COLUMNS[table])
@@ -261,14 +305,19 @@ def build_suites(facts: Facts, tables: tuple[str, ...]) -> list[TableSuite]:
         kwargs = {"mostly": mostly} if mostly < 1 else {}
         return Check(text, gxe.ExpectColumnValuesToBeInSet(column=column, value_set=values, **kwargs))
 
-    def between(column: str, lo=None, hi=None) -> Check:
-        if lo is not None and hi is not None:
-            text = f"{column} in [{lo}, {hi}]"
-        elif lo is not None:
-            text = f"{column} >= {lo}"
-        else:
-            text = f"{column} <= {hi}"
-        return Check(text, gxe.ExpectColumnValuesToBeBetween(column=column, min_value=lo, max_value=hi))
+    def between(column: str, lo=None, hi=None, where=None, where_text: str = "", text: str = "") -> Check:
+        if not text:
+            if lo is not None and hi is not None:
+                text = f"{column} in [{lo}, {hi}]"
+            elif lo is not None:
+                text = f"{column} >= {lo}"
+            else:
+                text = f"{column} <= {hi}"
+        kwargs = {"row_condition": where} if where is not None else {}
+        return Check(
+            text + where_text,
+            gxe.ExpectColumnValuesToBeBetween(column=column, min_value=lo, max_value=hi, **kwargs),
+        )
 
     def a_ge_b(a: str, b: str, where=None, where_text: str = "") -> Check:
         kwargs = {"row_condition": where} if where is not None else {}
@@ -278,6 +327,14 @@ def build_suites(facts: Facts, tables: tuple[str, ...]) -> list[TableSuite]:
                 column_A=a, column_B=b, or_equal=True, ignore_row_if="either_value_is_missing", **kwargs
             ),
         )
+
+    def same_as(a: str, b: str, text: str) -> Check:
+        return Check(text, gxe.ExpectColumnPairValuesToBeEqual(
+            column_A=a, column_B=b, ignore_row_if="either_value_is_missing"))
+
+    def non_empty(column: str) -> Check:
+        return Check(f"{column} not an empty string where set (null means none)",
+                     gxe.ExpectColumnValueLengthsToBeBetween(column=column, min_value=1))
 
     def unique(columns: list[str]) -> Check:
         return Check(
@@ -399,11 +456,28 @@ def build_suites(facts: Facts, tables: tuple[str, ...]) -> list[TableSuite]:
     suites[s.table] = s
 
     s = TableSuite("fct_experiment_results", _relation("fct_experiment_results"))
+    # docs/statistics.md section 4: the p-value each row enters its Holm / BH family with
+    s.derived["holm_family_p_value"] = (HOLM_FAMILY_P_SQL, HOLM_FAMILY_P_INPUTS)
+    # the larger of (family p - p_value_bh) and (p_value_bh - p_value_holm): <= 0 up to rounding
+    s.derived["p_value_bh_order_error"] = (
+        f"greatest(({HOLM_FAMILY_P_SQL}) - p_value_bh, p_value_bh - p_value_holm)",
+        HOLM_FAMILY_P_INPUTS + ("p_value_bh", "p_value_holm"),
+    )
+    # an empty running intersection of the mSPRT intervals implies a running p-value <= alpha
+    s.derived["sequential_p_value_above_alpha"] = (
+        "sequential_p_value > alpha", ("sequential_p_value", "alpha"),
+    )
     keys = list(EXAMPLE_COLUMNS["fct_experiment_results"])
+    family_p = Column("holm_family_p_value")
+    holm_set = Column("p_value_holm").is_not_null()
+    method = Column("analysis_method")
+    fixed, msprt, group_seq = method == "fixed_horizon", method == "msprt", method == "group_sequential"
+    where_fixed, where_msprt = " where analysis_method = 'fixed_horizon'", " where analysis_method = 'msprt'"
+    where_group_seq = " where analysis_method = 'group_sequential'"
     s.checks += contract(s.table) + [
         rows_at_least(1),
         unique(keys),
-        *[not_null(c) for c in keys + ["control_variant_id", "status"]],
+        *[not_null(c) for c in keys + ["control_variant_id", "status", "analysis_method"]],
         in_set("status", enums["status"]),
         in_set("test_method", enums["test_method"]),
         in_set("guardrail_status", enums["guardrail_status"]),
@@ -412,27 +486,74 @@ def build_suites(facts: Facts, tables: tuple[str, ...]) -> list[TableSuite]:
         in_set("estimate_method", enums["estimate_method"]),
         in_set("desired_direction", enums["desired_direction"]),
         in_set("threshold_scale", enums["threshold_scale"]),
-        *[between(c, 0, 1) for c in ("p_value", "p_value_holm", "decision_p_value", "cuped_p_value", "alpha")],
+        in_set("bayesian_method", enums["bayesian_method"]),
+        in_set("analysis_method", enums["analysis_method"]),
+        *[between(c, 0, 1) for c in (
+            "p_value", "p_value_holm", "p_value_bh", "decision_p_value", "cuped_p_value",
+            "non_inferiority_p_value", "pre_period_imbalance_p_value", "sequential_p_value",
+            "achieved_power", "prob_treatment_better", "information_fraction", "alpha",
+        )],
         # docs/statistics.md section 9: with status 'ok' the test was computed ...
         *[not_null(c, where=ok, where_text=where_ok) for c in (
             "p_value", "decision_p_value", "absolute_effect", "std_error",
             "ci_lower", "ci_upper", "decision_effect", "decision_ci_lower", "decision_ci_upper",
+            "adjusted_ci_lower", "adjusted_ci_upper", "minimum_detectable_effect",
+            "prob_treatment_better", "expected_loss", "bayesian_method",
         )],
-        # ... (a guardrail's Holm p-value is that of its non-inferiority test, which can be
-        # undefined, e.g. with a zero control mean) ...
-        not_null("p_value_holm", where=ok & not_guardrail,
-                 where_text=" where status = 'ok' and metric_role <> 'guardrail'"),
-        # ... and otherwise the inferential columns are null
-        *[null_where(c, not_ok, where_not_ok) for c in ("p_value", "p_value_holm", "ci_lower", "ci_upper")],
+        # ... and otherwise the inferential columns are null (the sequential ones only describe
+        # the look when it is 'ok'; information_fraction, boundaries and crossings stay set)
+        *[null_where(c, not_ok, where_not_ok) for c in (
+            "p_value", "p_value_holm", "p_value_bh", "ci_lower", "ci_upper",
+            "adjusted_ci_lower", "adjusted_ci_upper", "non_inferiority_p_value",
+            "pre_period_imbalance_p_value", "minimum_detectable_effect", "achieved_power",
+            "prob_treatment_better", "expected_loss", "bayesian_method",
+            "sequential_p_value", "sequential_ci_lower", "sequential_ci_upper",
+        )],
+        # section 4: a row is in its Holm / BH family exactly when its family p-value is set
+        # (guardrails: non_inferiority_p_value; msprt: sequential_p_value; else decision_p_value)
+        not_null("p_value_holm", where=family_p.is_not_null(),
+                 where_text=" where the row's family p-value is set (derived column holm_family_p_value)"),
+        null_where("p_value_holm", family_p.is_null(),
+                   " where the row's family p-value is null (derived column holm_family_p_value)"),
+        not_null("p_value_bh", where=holm_set, where_text=" where p_value_holm is set"),
+        null_where("p_value_bh", Column("p_value_holm").is_null(), " where p_value_holm is null"),
+        # Holm only raises p-values; BH lies between the family p-value and Holm
+        a_ge_b("p_value_holm", "holm_family_p_value"),
+        between("p_value_bh_order_error", hi=FLOAT_TOLERANCE,
+                text=f"family p-value <= p_value_bh <= p_value_holm (to {FLOAT_TOLERANCE:g}; "
+                     "derived column p_value_bh_order_error is the larger excess)"),
+        between("family_size", lo=0),
+        between("family_size", lo=1, where=holm_set, where_text=" where p_value_holm is set"),
         a_ge_b("absolute_effect", "ci_lower"),
         a_ge_b("ci_upper", "absolute_effect"),
         a_ge_b("decision_effect", "decision_ci_lower"),
         a_ge_b("decision_ci_upper", "decision_effect"),
-        # Holm only raises p-values; primary / secondary metrics enter the family with decision_p_value
-        a_ge_b("p_value_holm", "decision_p_value", where=not_guardrail, where_text=" where metric_role <> 'guardrail'"),
+        a_ge_b("decision_effect", "adjusted_ci_lower"),
+        a_ge_b("adjusted_ci_upper", "decision_effect"),
         between("n_control", lo=0),
         between("n_treatment", lo=0),
         between("std_error", lo=0),
+        between("minimum_detectable_effect", lo=0),
+        between("expected_loss", lo=0),
+        # section 11: the sequential columns belong to their method
+        *[null_where(c, fixed, where_fixed) for c in (
+            "information_fraction", "sequential_p_value", "sequential_ci_lower", "sequential_ci_upper",
+            "sequential_boundary_z", "is_boundary_crossed", "msprt_mixing_sd",
+        )],
+        not_null("information_fraction", where=method != "fixed_horizon",
+                 where_text=" where analysis_method <> 'fixed_horizon'"),
+        *[null_where(c, msprt, where_msprt) for c in ("sequential_boundary_z", "is_boundary_crossed")],
+        *[null_where(c, group_seq, where_group_seq) for c in (
+            "sequential_p_value", "sequential_ci_lower", "sequential_ci_upper", "msprt_mixing_sd",
+        )],
+        not_null("is_boundary_crossed", where=group_seq, where_text=where_group_seq),
+        between("sequential_boundary_z", lo=0),
+        between("msprt_mixing_sd", lo=0),
+        # section 11.2: the running intersection can be empty only when the running p <= alpha
+        a_ge_b("sequential_ci_upper", "sequential_ci_lower",
+               where=Column("sequential_p_value_above_alpha") == True,  # noqa: E712 (a GX row condition)
+               where_text=" where sequential_p_value > alpha (an empty always-valid interval implies "
+                          "sequential_p_value <= alpha)"),
     ]
     suites[s.table] = s
 
@@ -448,6 +569,8 @@ def build_suites(facts: Facts, tables: tuple[str, ...]) -> list[TableSuite]:
         null_where("recommended_variant_id", Column("decision") != "ship", " where decision <> 'ship'"),
         between("srm_p_value", 0, 1),
         between("n_guardrail_breaches", lo=0),
+        in_set("analysis_method", enums["analysis_method"]),
+        non_empty("health_warnings"),
     ]
     if n_days is not None:
         s.checks.append(Check(
@@ -455,6 +578,99 @@ def build_suites(facts: Facts, tables: tuple[str, ...]) -> list[TableSuite]:
             "pairs of fct_experiment_results and fct_srm_checks)",
             gxe.ExpectTableRowCountToEqual(value=n_days),
         ))
+    suites[s.table] = s
+
+    s = TableSuite("fct_decision_history", _relation("fct_decision_history"))
+    # the trail of fct_decision_records: each date as first recorded (re-runs of the as-of date
+    # replace it); rows recorded by older runs are kept, so no row count is tied to today's build
+    s.derived["is_recorded_after_analysis_date"] = (
+        "analysis_date < recorded_as_of_date", ("analysis_date", "recorded_as_of_date"),
+    )
+    s.checks += contract(s.table) + [
+        rows_at_least(1),
+        unique(["experiment_id", "analysis_date"]),
+        *[not_null(c) for c in ("experiment_id", "analysis_date", "decision", "recorded_as_of_date", "recorded_at")],
+        in_set("decision", enums["decision"]),
+        not_null("recommended_variant_id", where=is_ship, where_text=" where decision = 'ship'"),
+        null_where("recommended_variant_id", Column("decision") != "ship", " where decision <> 'ship'"),
+        between("srm_p_value", 0, 1),
+        between("n_guardrail_breaches", lo=0),
+        in_set("analysis_method", enums["analysis_method"]),
+        a_ge_b("recorded_as_of_date", "analysis_date"),
+        same_as("is_backfilled", "is_recorded_after_analysis_date",
+                "is_backfilled = (analysis_date < recorded_as_of_date) "
+                "(derived column is_recorded_after_analysis_date)"),
+    ]
+    suites[s.table] = s
+
+    s = TableSuite("fct_experiment_health", _relation("fct_experiment_health"))
+    counts = (
+        "n_slices_checked", "n_slices_with_srm", "n_units_exposed", "n_units_multiple_variants",
+        "n_exposure_rows_on_date", "n_units_first_exposed_on_date", "n_events_before_exposure",
+        "n_events_after_exposure",
+    )
+    s.checks += contract(s.table) + [
+        rows_at_least(1),
+        unique(["experiment_id", "analysis_date"]),
+        not_null("experiment_id"), not_null("analysis_date"),
+        in_set("experiment_id", facts.registered_experiments, "experiments (registry.experiments)"),
+        between("multiple_variant_share", 0, 1),
+        between("events_before_exposure_share", 0, 1),
+        *[between(c, lo=0) for c in counts],
+        between("srm_chi_square", lo=0),
+        a_ge_b("n_slices_checked", "n_slices_with_srm"),
+        a_ge_b("n_units_exposed", "n_units_multiple_variants"),
+        a_ge_b("n_units_exposed", "n_units_first_exposed_on_date"),
+        a_ge_b("analysis_date", "last_exposure_date"),
+    ]
+    suites[s.table] = s
+
+    # factorial and bandit marts exist only for experiments with that registry design: may be empty
+    s = TableSuite("fct_factorial_anova", _relation("fct_factorial_anova"))
+    keys = list(EXAMPLE_COLUMNS["fct_factorial_anova"])
+    residual = Column("term") == "residual"
+    s.checks += contract(s.table) + [
+        unique(keys),
+        *[not_null(c) for c in keys],
+        in_set("experiment_id", facts.registered_experiments, "experiments (registry.experiments)"),
+        in_set("term", enums["anova_term"], source="accepted_values of fct_factorial_anova.term"),
+        in_set("dimension_name", enums["dimension_name"]),
+        in_set("aggregation", enums["aggregation"]),
+        between("p_value", 0, 1),
+        between("sum_sq", lo=0),
+        between("df", lo=0),
+        between("f_statistic", lo=0),
+        between("n_units", lo=0),
+        between("n_cells", lo=0),
+        # the residual row is the F tests' denominator: it has no test of its own
+        null_where("f_statistic", residual, " where term = 'residual'"),
+        null_where("p_value", residual, " where term = 'residual'"),
+    ]
+    suites[s.table] = s
+
+    s = TableSuite("fct_bandit_allocations", _relation("fct_bandit_allocations"))
+    keys = list(EXAMPLE_COLUMNS["fct_bandit_allocations"])
+    s.derived["experiment_variant"] = ("experiment_id || ' / ' || variant_id", ("experiment_id", "variant_id"))
+    s.derived["recommended_weight_total"] = (
+        "sum(recommended_weight) over (partition by experiment_id, analysis_date)",
+        ("experiment_id", "analysis_date", "recommended_weight"),
+    )
+    s.checks += contract(s.table) + [
+        unique(keys),
+        *[not_null(c) for c in keys + ["metric_id", "n_units"]],
+        Check(
+            "experiment_id / variant_id registered in registry.variants",
+            gxe.ExpectColumnValuesToBeInSet(column="experiment_variant", value_set=facts.registered_variants),
+        ),
+        between("n_units", lo=0),
+        between("conversions", lo=0),
+        a_ge_b("n_units", "conversions"),
+        *[between(c, 0, 1) for c in ("conversion_rate", "prob_best", "recommended_weight")],
+        between("current_weight", lo=0),
+        between("recommended_weight_total", 1 - FLOAT_TOLERANCE, 1 + FLOAT_TOLERANCE,
+                text=f"recommended_weight sums to 1 (to {FLOAT_TOLERANCE:g}) per (experiment_id, analysis_date) "
+                     "(derived column recommended_weight_total)"),
+    ]
     suites[s.table] = s
 
     return [suites[t] for t in tables]
@@ -673,8 +889,17 @@ def _gx_call(check: Check) -> str:
     kwargs = {k: v for k, v in config.kwargs.items() if k not in ("batch_id",)}
     if kwargs.get("row_condition") is not None:
         kwargs["row_condition"] = repr(check.expectation.row_condition)
-    args = ", ".join(f"{k}={_value(v) if not isinstance(v, str) else v}" for k, v in kwargs.items() if v is not None)
+    args = ", ".join(f"{k}={_arg(v)}" for k, v in kwargs.items() if v is not None)
     return f"{config.type}({args})"
+
+
+def _arg(v) -> str:
+    """An expectation argument: numbers at full precision (a bound like 1 + 1e-9 must not print as 1)."""
+    if isinstance(v, str):
+        return v
+    if isinstance(v, float) and not v.is_integer():
+        return repr(v)
+    return _value(v)
 
 
 def _observed(c: CheckResult, as_of: dt.date) -> str:
@@ -813,7 +1038,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--project-dir", type=Path, default=PROJECT_DIR,
-        help="the dbt project whose model yml lists the allowed quarantine reasons and slices "
+        help="the dbt project whose model yml lists the allowed quarantine reasons, slices and ANOVA terms "
         "(default: the project exptools belongs to)",
     )
     parser.add_argument(

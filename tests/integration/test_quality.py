@@ -19,7 +19,7 @@ import yaml
 
 from exptools import quality
 
-from .conftest import ROOT
+from .conftest import ROOT, read_table
 
 pytestmark = [pytest.mark.integration, pytest.mark.quality]
 
@@ -67,11 +67,14 @@ def _marts_accepted_values(model: str, column: str) -> list[str]:
 
 def test_enums_come_from_the_code_that_writes_the_columns():
     from analysis_py.decisions import VERDICTS
-    from analysis_py.results import GUARDRAIL_STATUSES, STATUSES, TEST_METHODS
+    from analysis_py.results import ANALYSIS_METHODS, BAYESIAN_METHODS, GUARDRAIL_STATUSES, STATUSES, TEST_METHODS
 
     enums = quality.load_enums(ROOT)
     assert enums["status"] is STATUSES and enums["test_method"] is TEST_METHODS
     assert enums["guardrail_status"] is GUARDRAIL_STATUSES and enums["decision"] is VERDICTS
+    assert enums["analysis_method"] is ANALYSIS_METHODS and enums["bayesian_method"] is BAYESIAN_METHODS
+    assert set(enums["analysis_method"]) == {"fixed_horizon", "group_sequential", "msprt"}
+    assert set(enums["bayesian_method"]) == {"normal", "beta_binomial"}
     assert set(enums["decision"]) == {"ship", "iterate", "stop", "rerun", "keep_running"}
     assert list(enums["quarantine_reason"]) == _marts_accepted_values("fct_quarantine", "reason")
     assert {"missing_unit_id", "internal_traffic", "repeat_exposure_collapsed", "invalid_value"} <= set(
@@ -79,6 +82,8 @@ def test_enums_come_from_the_code_that_writes_the_columns():
     )
     assert list(enums["quarantine_source_table"]) == ["exposures", "metric_events"]
     assert list(enums["dimension_name"]) == _marts_accepted_values("fct_arm_statistics", "dimension_name")
+    assert list(enums["anova_term"]) == _marts_accepted_values("fct_factorial_anova", "term")
+    assert set(enums["anova_term"]) == {"factor_a", "factor_b", "interaction", "residual"}
 
 
 def test_enums_need_the_dbt_project(tmp_path):
@@ -101,6 +106,22 @@ def test_suites_use_only_schema_sql_columns():
     for table, columns in quality.CONTRACT_COLUMNS.items():
         assert set(columns) <= contract[table], (table, set(columns) - contract[table])
         assert set(quality.EXAMPLE_COLUMNS[table]) <= set(columns), table
+
+
+@requires_gx
+def test_derived_columns_read_only_contract_columns():
+    import datetime as dt
+
+    facts = quality.Facts(dt.date(2026, 10, 31), "test", 1, ["e / v"], ["e"], 1, 1, quality.load_enums(ROOT))
+    suites = quality.build_suites(facts, quality.TABLES)
+    assert [s.table for s in suites] == list(quality.TABLES)
+    for suite in suites:
+        for name, (_sql, inputs) in suite.derived.items():
+            assert set(inputs) <= set(quality.CONTRACT_COLUMNS[suite.table]), (suite.table, name)
+        minimum_rows = [c for c in suite.checks if c.description.startswith("row count >=")]
+        # factorial and bandit marts have rows only for experiments with that registry design
+        if suite.table in ("fct_factorial_anova", "fct_bandit_allocations", "fct_quarantine"):
+            assert not minimum_rows, suite.table
 
 
 # ---- the command ----------------------------------------------------------------------------------
@@ -149,6 +170,13 @@ def test_corrupted_copy_fails_and_names_table_and_expectation(demo_build, tmp_pa
         "and analysis_date = date '2026-10-20'",
         # the event load stalled 12 days before the as-of date
         "delete from raw.metric_events where event_at >= timestamp '2026-10-20'",
+        # an information fraction above 1 (an mSPRT look)
+        "update main.fct_experiment_results set information_fraction = 1.5 "
+        "where experiment_id = 'onboarding_msprt' and dimension_name = 'overall' "
+        "and analysis_date = date '2026-10-20'",
+        # bandit weights that no longer sum to 1 on one date (each one still in [0, 1])
+        "update main.fct_bandit_allocations set recommended_weight = recommended_weight / 2 "
+        "where experiment_id = 'recommendation_bandit' and analysis_date = date '2026-10-08'",
     ])
     report_path = tmp_path / "quality_report.md"
     completed = run_quality(database, report=report_path)
@@ -168,11 +196,15 @@ def test_corrupted_copy_fails_and_names_table_and_expectation(demo_build, tmp_pa
         ("fct_arm_statistics", "the 14 sum_* columns are finite where set"),
         ("fct_decision_records", "decision in {" + ", ".join(enums["decision"]) + "}"),
         ("raw.metric_events", "newest event_at up to the as-of date 2026-10-31 is on or after 2026-10-30"),
+        ("fct_experiment_results", "information_fraction in [0, 1]"),
+        ("fct_bandit_allocations", "recommended_weight sums to 1"),
     }, report[:8000]
     assert table_results(report) == {
         "raw.exposures": "pass", "raw.metric_events": "FAIL", "fct_exposures": "FAIL",
         "fct_quarantine": "FAIL", "fct_arm_statistics": "FAIL", "fct_srm_checks": "FAIL",
         "fct_experiment_results": "FAIL", "fct_decision_records": "FAIL",
+        "fct_decision_history": "pass", "fct_experiment_health": "pass", "fct_factorial_anova": "pass",
+        "fct_bandit_allocations": "FAIL",
     }
     # the failures show what was found, with the rows' keys
     assert "p_value=1.5, experiment_id=banner_color" in report
@@ -181,7 +213,23 @@ def test_corrupted_copy_fails_and_names_table_and_expectation(demo_build, tmp_pa
     assert "srm_p_value=-0.1" in report
     assert "non_finite_sums=sum_num_sq=inf, experiment_id=banner_color" in report
     assert "observed: 2026-10-19 23:59:58 (12 day(s) before the as-of date)" in report
-    assert "observed: 2 of 224,001 rows unexpected" in report  # the unit and its duplicate
+    n_exposures = int(read_table(demo_build.database, "select count(*) as n from main.fct_exposures")["n"][0])
+    assert f"observed: 2 of {n_exposures + 1:,} rows unexpected" in report  # the unit and its duplicate
+    assert "information_fraction=1.5, experiment_id=onboarding_msprt" in report
+    assert "recommended_weight_total=0.5, experiment_id=recommendation_bandit, analysis_date=2026-10-08" in report
+    assert "min_value=0.999999999, max_value=1.000000001" in report  # the tolerance, not a rounded 1
+
+
+@requires_gx
+def test_factorial_and_bandit_marts_may_be_empty(demo_build, tmp_path):
+    # a registry without factorial or bandit experiments builds these marts empty
+    database = copy_database(demo_build.database, tmp_path, [
+        "delete from main.fct_factorial_anova", "delete from main.fct_bandit_allocations",
+    ])
+    completed = run_quality(database, "--table", "fct_factorial_anova", "--table", "fct_bandit_allocations")
+    assert completed.returncode == 0, completed.stdout[-6000:] + completed.stderr[-3000:]
+    assert table_results(completed.stdout) == {"fct_factorial_anova": "pass", "fct_bandit_allocations": "pass"}
+    assert "| fct_factorial_anova | 0 |" in completed.stdout and "| fct_bandit_allocations | 0 |" in completed.stdout
 
 
 @requires_gx
