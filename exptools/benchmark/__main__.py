@@ -1,0 +1,408 @@
+"""Benchmark of the pipeline against its floor and its peers (a script, not a timed unit test).
+
+    python -m exptools.benchmark --size S [--repeats 3] [--out bench_data/results/S.json]
+        [--skip-peers] [--incremental [--daily-days 10,20,30]] [--revision HEAD]
+
+Steps (each result lands in the JSON written to --out, a Markdown summary is printed):
+
+1. generate (cached by size, seed and days under --data-dir; see generate.py);
+2. a scratch copy of the dbt project with the benchmark registry (project.py);
+3. the floor query (floor.py), --repeats times, each in a fresh process;
+4. dbt's fixed start-up: ``dbt build`` selecting nothing (loads dbt, parses the project, connects);
+5. the full ``dbt build --full-refresh``, --repeats times, each on a fresh DuckDB file and target
+   directory: wall and CPU time, peak RSS, per-node timings from run_results.json;
+6. the floor's arm moments equal fct_arm_statistics (final date, overall slice) to 1e-9;
+7. ``python -m analysis_py.bench`` (the Python step on 1.8M arm rows);
+8. peers (tea-tasting; cluster-experiments up to M) unless --skip-peers;
+9. --incremental: for each day D of --daily-days, a full build over days 1..D-1, then day D's
+   files are added and ``dbt build`` runs without --full-refresh; timed, and every mart table is
+   compared with a full refresh over days 1..D.
+
+Wall times on a shared machine are inflated by other work: CPU times and the load average before
+each run are recorded too.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+
+from . import floor as floor_mod
+from .generate import SIZES, day_date, ensure, link_days
+from .project import ROOT, make_project, measured_run, project_revision, run_dbt
+
+MART_TABLES = ["fct_exposures", "fct_quarantine", "fct_arm_statistics", "fct_srm_checks",
+               "fct_experiment_results", "fct_decision_records"]
+GB = 1024 ** 3
+
+
+def machine_info() -> dict:
+    import importlib.metadata as md
+
+    def version(name):
+        try:
+            return md.version(name)
+        except md.PackageNotFoundError:
+            return None
+    mem = None
+    try:
+        with open("/proc/meminfo") as fh:
+            mem = int(re.search(r"MemTotal:\s+(\d+)", fh.read()).group(1)) * 1024
+    except OSError:
+        pass
+    cpu = platform.processor()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            cpu = re.search(r"model name\s*:\s*(.+)", fh.read()).group(1)
+    except (OSError, AttributeError):
+        pass
+    return {"nproc": os.cpu_count(), "cpu": cpu, "mem_total_gb": round(mem / GB, 1) if mem else None,
+            "python": platform.python_version(), "os": platform.platform(),
+            "versions": {p: version(p) for p in ("duckdb", "dbt-core", "dbt-duckdb", "pandas", "numpy",
+                                                   "pyarrow", "tea-tasting", "cluster-experiments",
+                                                   "ibis-framework")}}
+
+
+def _median(values):
+    return statistics.median(values) if values else None
+
+
+def _raw_vars(raw_dir: Path, as_of: dt.date) -> dict:
+    return {"as_of_date": as_of.isoformat(), "raw_source": "parquet",
+            "raw_exposures_parquet": str(raw_dir / "exposures" / "*.parquet"),
+            "raw_metric_events_parquet": str(raw_dir / "metric_events" / "*.parquet")}
+
+
+def _fresh(path: Path) -> Path:
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
+    for suffix in (".wal",):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+    return path
+
+
+def _summ_run(r: dict) -> dict:
+    return {k: r[k] for k in ("wall_s", "cpu_s", "maxrss_bytes", "polled_rss_bytes", "load_avg_1m_before")}
+
+
+def _node_groups(node_timings: list[dict]) -> dict:
+    groups: dict[str, float] = {}
+    for t in node_timings:
+        kind = t["node"].split(".", 1)[0]
+        groups[kind] = groups.get(kind, 0.0) + t["seconds"]
+    return groups
+
+
+def run_floor(raw_dir: Path, registry: Path, as_of: dt.date, work: Path, repeats: int, threads: int,
+              memory_limit: str, log) -> dict:
+    runs, rows = [], None
+    for i in range(repeats):
+        out = work / f"floor_{i}.json"
+        r = measured_run([sys.executable, "-m", "exptools.benchmark.floor", "--run",
+                          "--exposures", str(raw_dir / "exposures" / "*.parquet"),
+                          "--events", str(raw_dir / "metric_events" / "*.parquet"),
+                          "--registry", str(registry), "--as-of", as_of.isoformat(),
+                          "--threads", str(threads), "--memory-limit", memory_limit,
+                          "--json-out", str(out)], cwd=ROOT)
+        if r["returncode"] != 0:
+            raise RuntimeError("floor failed:\n" + r["output_tail"])
+        data = json.loads(out.read_text())
+        rows = data["rows"]
+        runs.append({**_summ_run(r), "query_s": data["query_s"]})
+        log(f"  floor run {i + 1}: query {data['query_s']:.2f} s, process {r['wall_s']:.2f} s, "
+            f"peak {r['maxrss_bytes'] / GB:.2f} GiB")
+    return {"runs": runs, "rows": rows,
+            "median_query_s": _median([r["query_s"] for r in runs]),
+            "median_wall_s": _median([r["wall_s"] for r in runs]),
+            "median_cpu_s": _median([r["cpu_s"] for r in runs]),
+            "peak_rss_bytes": max(r["maxrss_bytes"] for r in runs)}
+
+
+def pipeline_arm_rows(database: Path, as_of: dt.date) -> list[dict]:
+    cols = floor_mod.KEYS + floor_mod.MOMENTS
+    with duckdb.connect(str(database), read_only=True) as con:
+        cur = con.execute(f"select {', '.join(cols)} from fct_arm_statistics "
+                          f"where dimension_name = 'overall' and analysis_date = date '{as_of.isoformat()}'")
+        return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+
+def compare_databases(a: Path, b: Path) -> dict:
+    """Rows of each table of schema main in one database and not the other (multiset difference,
+    both ways). The verdict covers the contract's result tables (MART_TABLES); other tables are
+    reported for information (e.g. a history table that by design keeps earlier runs' rows)."""
+    con = duckdb.connect()
+    con.execute(f"attach '{a}' as a (read_only)")
+    con.execute(f"attach '{b}' as b (read_only)")
+    tables = sorted({r[0] for r in con.execute(
+        "select table_name from duckdb_tables() where schema_name = 'main' and database_name in ('a', 'b')"
+    ).fetchall()})
+    out = {}
+    for table in tables:
+        try:
+            n_a = con.execute(f"select count(*) from a.main.{table}").fetchone()[0]
+            n_b = con.execute(f"select count(*) from b.main.{table}").fetchone()[0]
+            only_a = con.execute(f"select count(*) from (from a.main.{table} except all from b.main.{table})").fetchone()[0]
+            only_b = con.execute(f"select count(*) from (from b.main.{table} except all from a.main.{table})").fetchone()[0]
+            out[table] = {"rows": [n_a, n_b], "only_incremental": only_a, "only_full": only_b,
+                          "equal": only_a == 0 and only_b == 0, "contract": table in MART_TABLES}
+        except duckdb.Error as exc:
+            columns = {}
+            for db in ("a", "b"):
+                columns[db] = [r[0] for r in con.execute(
+                    "select column_name from duckdb_columns() where database_name = ? and schema_name = 'main' "
+                    "and table_name = ? order by column_index", [db, table]).fetchall()]
+            out[table] = {"equal": False, "error": str(exc).splitlines()[0], "contract": table in MART_TABLES,
+                          "columns_incremental": columns["a"], "columns_full": columns["b"]}
+    con.close()
+    return out
+
+
+def python_step_bench(log) -> dict:
+    r = measured_run([sys.executable, "-m", "analysis_py.bench"], cwd=ROOT)
+    m = re.search(r"([\d,]+) arm rows -> ([\d,]+) result rows in ([\d.]+) s wall, ([\d.]+) s CPU", r["output_tail"])
+    if r["returncode"] != 0 or not m:
+        return {"status": "failed", "output": r["output_tail"][-2000:]}
+    out = {"status": "ok", "arm_rows": int(m.group(1).replace(",", "")),
+           "result_rows": int(m.group(2).replace(",", "")), "seconds": float(m.group(3)),
+           "cpu_seconds": float(m.group(4)), "target_s": 2.0, "peak_rss_bytes": r["maxrss_bytes"]}
+    log(f"  analysis_py.bench: {out['arm_rows']:,} arm rows in {out['seconds']:.3f} s (target < 2 s)")
+    return out
+
+
+def incremental(data_dir: Path, project: Path, work: Path, days: int, daily_days: list[int], threads: int,
+                memory_limit: str, log, last_full: tuple[Path, dict] | None = None) -> list[dict]:
+    """Daily runs; ``last_full`` = (database, run) of a full build over all days, reused as the
+    full refresh of the last day (same data, same command) instead of building it again."""
+    results = []
+    for d in daily_days:
+        log(f"incremental: day {d}")
+        prev, cur = day_date(d - 2), day_date(d - 1)  # day d is index d - 1
+        raw = _fresh(work / f"raw_inc_{d}")
+        link_days(data_dir, raw, prev)
+        db_inc = _fresh(work / f"inc_{d}.duckdb")
+        t_base = _fresh(work / f"target_inc_base_{d}")
+        base = run_dbt(["build", "--full-refresh"], project, t_base, db_inc, _raw_vars(raw, prev), threads, memory_limit)
+        log(f"  full build days 1..{d - 1}: {base['wall_s']:.1f} s")
+        link_days(data_dir, raw, cur)
+        t_daily = _fresh(work / f"target_inc_daily_{d}")
+        daily = run_dbt(["build"], project, t_daily, db_inc, _raw_vars(raw, cur), threads, memory_limit)
+        log(f"  daily run day {d}: {daily['wall_s']:.1f} s")
+        t_full = _fresh(work / f"target_inc_full_{d}")
+        if last_full is not None and d == days:
+            db_full, full = last_full
+            log(f"  full refresh days 1..{d}: the main full builds (median {full['wall_s']:.1f} s)")
+        else:
+            db_full = _fresh(work / f"full_{d}.duckdb")
+            full = run_dbt(["build", "--full-refresh"], project, t_full, db_full, _raw_vars(raw, cur), threads,
+                           memory_limit)
+            log(f"  full refresh days 1..{d}: {full['wall_s']:.1f} s")
+        equality = compare_databases(db_inc, db_full)
+        results.append({
+            "day": d, "base_full_build": _summ_run(base), "daily_run": _summ_run(daily),
+            "full_refresh": _summ_run(full), "daily_over_full_wall": daily["wall_s"] / full["wall_s"],
+            "daily_over_full_cpu": daily["cpu_s"] / full["cpu_s"],
+            "daily_nodes": daily.get("node_timings", [])[:15], "full_nodes": full.get("node_timings", [])[:15],
+            "daily_node_groups": _node_groups(daily.get("node_timings", [])),
+            "equal_to_full_refresh": all(equality.get(t, {}).get("equal") for t in MART_TABLES),
+            "unequal_other_tables": sorted(t for t, v in equality.items() if not v["contract"] and not v["equal"]),
+            "tables": equality})
+        log(f"  equal to full refresh: {results[-1]['equal_to_full_refresh']}; daily/full wall "
+            f"{results[-1]['daily_over_full_wall']:.2f}")
+        for p in (db_inc, raw, t_base, t_daily, t_full) + (() if last_full and db_full == last_full[0] else (db_full,)):
+            _fresh(p)
+    return results
+
+
+def markdown(report: dict) -> str:
+    lines = []
+    m, s = report["machine"], report["size"]
+    lines.append(f"### Size {s['name']}: {s['units']:,} units, {report['data']['rows']['metric_events']:,} events, "
+                 f"{report['data']['rows']['exposures']:,} exposure rows, {s['days']} days")
+    lines.append("")
+    fl, fb, st = report["floor"], report["full_build"], report["startup"]
+    lines.append("| measure | value |")
+    lines.append("|---|---|")
+    lines.append(f"| data generation | {report['data']['seconds']:.1f} s ({report['data']['bytes'] / 1e6:.0f} MB parquet) |")
+    lines.append(f"| floor query (median of {len(fl['runs'])}) | {fl['median_query_s']:.2f} s wall, "
+                 f"{fl['median_cpu_s']:.2f} s CPU (process), peak RSS {fl['peak_rss_bytes'] / GB:.2f} GiB |")
+    lines.append(f"| dbt fixed start-up (build selecting nothing) | {st['median_wall_s']:.1f} s wall, {st['median_cpu_s']:.1f} s CPU |")
+    lines.append(f"| full `dbt build --full-refresh` (median of {len(fb['runs'])}) | {fb['median_wall_s']:.1f} s wall, "
+                 f"{fb['median_cpu_s']:.1f} s CPU, peak RSS {fb['peak_rss_bytes'] / GB:.2f} GiB |")
+    lines.append(f"| full build minus start-up | {fb['median_wall_s'] - st['median_wall_s']:.1f} s |")
+    lines.append(f"| ratio to floor: (build - start-up) / floor | **{report['ratios']['build_minus_startup_over_floor']:.1f}x** "
+                 f"(target <= 2.0x; whole build / floor {report['ratios']['build_over_floor']:.1f}x) |")
+    lines.append(f"| ratio to floor, CPU | {report['ratios']['build_cpu_over_floor_cpu']:.1f}x |")
+    lines.append(f"| floor == fct_arm_statistics (final date, overall) | {report['equality']['equal']} "
+                 f"({report['equality']['rows_floor']} arm rows, max rel diff {report['equality']['max_rel_diff']:.1e}) |")
+    g = fb["node_groups_median_run"]
+    lines.append(f"| node time by kind (last run) | " + ", ".join(f"{k} {v:.1f} s" for k, v in sorted(g.items())) + " |")
+    pb = report.get("python_step")
+    if pb and pb.get("status") == "ok":
+        lines.append(f"| Python step (`analysis_py.bench`, {pb['arm_rows']:,} arm rows) | {pb['seconds']:.3f} s (target < 2 s) |")
+    peers = report.get("peers")
+    if peers:
+        lines.append(f"| peers: per-unit table (floor CTEs + pivot) | {peers['unit_table_s']:.2f} s ({peers['unit_rows']:,} unit x metric rows) |")
+        for name in ("tea_tasting", "cluster_experiments"):
+            p = peers[name]
+            if p.get("status") == "ok":
+                total = peers["unit_table_s"] + p["seconds"]
+                lines.append(f"| {name} (analysis {p['seconds']:.2f} s + unit table) | {total:.2f} s; "
+                             f"pipeline build / peer = {fb['median_wall_s'] / total:.1f}x |")
+            else:
+                lines.append(f"| {name} | {p.get('status')} |")
+    lines.append("")
+    lines.append("Slowest nodes (median full build run):")
+    lines.append("")
+    lines.append("| node | seconds |")
+    lines.append("|---|---|")
+    for t in fb["slowest_nodes"][:10]:
+        lines.append(f"| {t['node']} | {t['seconds']:.2f} |")
+    if report.get("incremental"):
+        lines.append("")
+        lines.append("| daily run at day | base full build (days 1..D-1) | daily run | full refresh (days 1..D) | daily / full | equal |")
+        lines.append("|---|---|---|---|---|---|")
+        for r in report["incremental"]:
+            lines.append(f"| {r['day']} | {r['base_full_build']['wall_s']:.1f} s | {r['daily_run']['wall_s']:.1f} s "
+                         f"| {r['full_refresh']['wall_s']:.1f} s | {r['daily_over_full_wall']:.2f} | {r['equal_to_full_refresh']} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--size", choices=sorted(SIZES), default="S")
+    ap.add_argument("--units", type=int, help="override the size's units")
+    ap.add_argument("--events", type=int, help="override the size's events")
+    ap.add_argument("--days", type=int, default=30)
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--repeats", type=int, default=3, help="full builds (and start-up runs)")
+    ap.add_argument("--floor-repeats", type=int, help="floor runs (default: max(repeats, 3))")
+    ap.add_argument("--data-dir", type=Path, default=ROOT / "bench_data")
+    ap.add_argument("--out", type=Path, help="write the full report (.json) or the summary (.md)")
+    ap.add_argument("--skip-peers", action="store_true")
+    ap.add_argument("--skip-python-bench", action="store_true")
+    ap.add_argument("--incremental", action="store_true")
+    ap.add_argument("--daily-days", default="10,20,30")
+    ap.add_argument("--keep-database", action="store_true", help="keep the last full build's DuckDB file")
+    ap.add_argument("--revision", help="take the dbt project from this git revision (default: working tree)")
+    ap.add_argument("--threads", type=int, default=int(os.environ.get("EXP_DUCKDB_THREADS", os.cpu_count() or 2)))
+    ap.add_argument("--memory-limit", default=os.environ.get("EXP_DUCKDB_MEMORY_LIMIT", "8GB"))
+    ap.add_argument("--cluster-experiments-max-units", type=int, default=1_000_000,
+                    help="run cluster-experiments (pandas rows) only up to this many units (M)")
+    a = ap.parse_args(argv)
+
+    started = time.perf_counter()
+    log = lambda msg: print(f"[{time.perf_counter() - started:7.1f}s] {msg}", flush=True)  # noqa: E731
+    units, events = SIZES[a.size]
+    units, events = a.units or units, a.events or events
+    name = a.size if (a.units is None and a.events is None) else f"{a.size}-custom"
+    data_dir = a.data_dir / f"{name}_u{units}_e{events}_d{a.days}_s{a.seed}"
+    work = a.data_dir / "work" / name
+    _fresh(work)
+    work.mkdir(parents=True)
+    report: dict = {"started_at": dt.datetime.now().isoformat(timespec="seconds"), "machine": machine_info(),
+                    "size": {"name": name, "units": units, "events": events, "days": a.days, "seed": a.seed},
+                    "settings": {"threads": a.threads, "memory_limit": a.memory_limit, "repeats": a.repeats,
+                                 "revision": a.revision or "working tree", **project_revision()}}
+    log(f"data: {data_dir}")
+    report["data"] = ensure(data_dir, units, events, a.days, a.seed)
+    log(f"  {report['data']['rows']} in {report['data']['seconds']} s" + (" (cached)" if report["data"].get("cached") else ""))
+    as_of = day_date(a.days - 1)
+    project = make_project(work / "project", a.days, a.revision)
+    registry = project / "seeds"
+    raw = data_dir  # full data set: exposures/*.parquet and metric_events/*.parquet
+    vars_full = _raw_vars(raw, as_of)
+
+    log("floor")
+    fl = run_floor(raw, registry, as_of, work, a.floor_repeats or max(a.repeats, 3), a.threads, a.memory_limit, log)
+    report["floor"] = {k: v for k, v in fl.items() if k != "rows"}
+
+    log("dbt start-up (build selecting nothing)")
+    startup = []
+    for i in range(a.repeats):
+        r = run_dbt(["build", "--select", "bench_selects_nothing"], project, _fresh(work / "target_startup"),
+                    _fresh(work / "startup.duckdb"), vars_full, a.threads, a.memory_limit)
+        startup.append(_summ_run(r))
+        log(f"  start-up run {i + 1}: {r['wall_s']:.1f} s")
+    report["startup"] = {"runs": startup, "median_wall_s": _median([r["wall_s"] for r in startup]),
+                         "median_cpu_s": _median([r["cpu_s"] for r in startup])}
+
+    log("full dbt build --full-refresh")
+    builds, node_runs = [], []
+    database = work / "pipeline.duckdb"
+    for i in range(a.repeats):
+        r = run_dbt(["build", "--full-refresh"], project, _fresh(work / "target_build"), _fresh(database),
+                    vars_full, a.threads, a.memory_limit)
+        builds.append(_summ_run(r))
+        last_build = r
+        node_runs.append(r.get("node_timings", []))
+        log(f"  build run {i + 1}: {r['wall_s']:.1f} s wall, {r['cpu_s']:.1f} s CPU, peak {r['maxrss_bytes'] / GB:.2f} GiB")
+    walls = [b["wall_s"] for b in builds]
+    median_run = sorted(range(len(walls)), key=lambda i: walls[i])[len(walls) // 2]
+    report["full_build"] = {
+        "runs": builds, "median_wall_s": _median(walls), "median_cpu_s": _median([b["cpu_s"] for b in builds]),
+        "peak_rss_bytes": max(b["maxrss_bytes"] for b in builds),
+        "peak_polled_rss_bytes": max(b["polled_rss_bytes"] for b in builds),
+        "slowest_nodes": node_runs[median_run][:25],
+        "node_groups_median_run": _node_groups(node_runs[median_run])}
+    fb, st = report["full_build"], report["startup"]
+    report["ratios"] = {
+        "build_over_floor": fb["median_wall_s"] / fl["median_query_s"],
+        "build_minus_startup_over_floor": (fb["median_wall_s"] - st["median_wall_s"]) / fl["median_query_s"],
+        "build_cpu_over_floor_cpu": fb["median_cpu_s"] / fl["median_cpu_s"]}
+
+    log("floor == pipeline (final date, overall slice)")
+    report["equality"] = floor_mod.compare(fl["rows"], pipeline_arm_rows(database, as_of))
+    log(f"  equal: {report['equality']['equal']} (max rel diff {report['equality']['max_rel_diff']:.1e})")
+
+    if not a.skip_python_bench:
+        log("python step benchmark")
+        report["python_step"] = python_step_bench(log)
+
+    if not a.skip_peers:
+        log("peers")
+        from . import peers
+        report["peers"] = peers.run(work, database, str(raw / "exposures" / "*.parquet"),
+                                    str(raw / "metric_events" / "*.parquet"), registry, as_of.isoformat(),
+                                    a.threads, a.memory_limit,
+                                    cluster_experiments=units <= a.cluster_experiments_max_units)
+        for peer in ("tea_tasting", "cluster_experiments"):
+            p = report["peers"][peer]
+            log(f"  {peer}: {p.get('status')} {p.get('seconds', 0):.2f} s {json.dumps(p.get('summary', {}))}")
+
+    if a.incremental:
+        days = [int(d) for d in a.daily_days.split(",") if d.strip()]
+        report["incremental"] = incremental(data_dir, project, work, a.days, days, a.threads, a.memory_limit, log,
+                                            last_full=(database, {
+                                                **last_build, "wall_s": fb["median_wall_s"],
+                                                "cpu_s": fb["median_cpu_s"], "maxrss_bytes": fb["peak_rss_bytes"]}))
+
+    report["total_s"] = time.perf_counter() - started
+    summary = markdown(report)
+    print(summary)
+    if a.out:
+        a.out.parent.mkdir(parents=True, exist_ok=True)
+        if a.out.suffix == ".md":
+            a.out.write_text(summary)
+        else:
+            a.out.write_text(json.dumps(report, indent=2, default=str))
+        log(f"wrote {a.out}")
+    if not a.keep_database:
+        _fresh(database)
+    return 0 if report["equality"]["equal"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
