@@ -2,8 +2,8 @@
 
 Inside `dbt build` on DuckDB the same functions run as dbt Python models. dbt-spark runs Python
 models only on Databricks, so on Spark (or to re-run the statistics alone) build the SQL models
-with `dbt build --exclude config.materialized:python+` (keeps fct_experiment_health, which is SQL) and
-run this step:
+with `dbt build --exclude fct_experiment_results+ fct_srm_checks+ fct_factorial_anova
+fct_bandit_allocations` (keeps fct_experiment_health, which is SQL) and run this step:
 
     python -m exptools.analyze --database warehouse.duckdb
 
