@@ -228,50 +228,46 @@ transformed as (
         and cumulative.unit_id = unit_metrics.unit_id
 ),
 
-with_previous as (
-    select * from transformed
-),
-
 deltas as (
     select
-        with_previous.experiment_id,
-        with_previous.metric_id,
-        with_previous.unit_id,
-        with_previous.variant_id,
-        with_previous.platform,
-        with_previous.country,
-        with_previous.city,
-        with_previous.activity_date,
-        with_previous.has_pre_period,
-        with_previous.has_denominator,
-        case when with_previous.is_entry then 1 else 0 end as n_units,
-        case when with_previous.is_entry and with_previous.has_pre_events then 1 else 0 end
+        transformed.experiment_id,
+        transformed.metric_id,
+        transformed.unit_id,
+        transformed.variant_id,
+        transformed.platform,
+        transformed.country,
+        transformed.city,
+        transformed.activity_date,
+        transformed.has_pre_period,
+        transformed.has_denominator,
+        case when transformed.is_entry then 1 else 0 end as n_units,
+        case when transformed.is_entry and transformed.has_pre_events then 1 else 0 end
             as n_units_with_pre_period,
-        with_previous.num_value - with_previous.previous_num_value as sum_num,
-        with_previous.num_value * with_previous.num_value
-            - with_previous.previous_num_value * with_previous.previous_num_value as sum_num_sq,
-        with_previous.den_value - with_previous.previous_den_value as sum_den,
-        with_previous.den_value * with_previous.den_value
-            - with_previous.previous_den_value * with_previous.previous_den_value as sum_den_sq,
-        with_previous.num_value * with_previous.den_value
-            - with_previous.previous_num_value * with_previous.previous_den_value as sum_num_den,
-        case when with_previous.is_entry then with_previous.pre_num_value else 0 end as sum_pre_num,
-        case when with_previous.is_entry
-            then with_previous.pre_num_value * with_previous.pre_num_value else 0 end as sum_pre_num_sq,
-        case when with_previous.is_entry then with_previous.pre_den_value else 0 end as sum_pre_den,
-        case when with_previous.is_entry
-            then with_previous.pre_den_value * with_previous.pre_den_value else 0 end as sum_pre_den_sq,
-        case when with_previous.is_entry
-            then with_previous.pre_num_value * with_previous.pre_den_value else 0 end as sum_pre_num_pre_den,
-        with_previous.pre_num_value * (with_previous.num_value - with_previous.previous_num_value)
+        transformed.num_value - transformed.previous_num_value as sum_num,
+        transformed.num_value * transformed.num_value
+            - transformed.previous_num_value * transformed.previous_num_value as sum_num_sq,
+        transformed.den_value - transformed.previous_den_value as sum_den,
+        transformed.den_value * transformed.den_value
+            - transformed.previous_den_value * transformed.previous_den_value as sum_den_sq,
+        transformed.num_value * transformed.den_value
+            - transformed.previous_num_value * transformed.previous_den_value as sum_num_den,
+        case when transformed.is_entry then transformed.pre_num_value else 0 end as sum_pre_num,
+        case when transformed.is_entry
+            then transformed.pre_num_value * transformed.pre_num_value else 0 end as sum_pre_num_sq,
+        case when transformed.is_entry then transformed.pre_den_value else 0 end as sum_pre_den,
+        case when transformed.is_entry
+            then transformed.pre_den_value * transformed.pre_den_value else 0 end as sum_pre_den_sq,
+        case when transformed.is_entry
+            then transformed.pre_num_value * transformed.pre_den_value else 0 end as sum_pre_num_pre_den,
+        transformed.pre_num_value * (transformed.num_value - transformed.previous_num_value)
             as sum_num_pre_num,
-        with_previous.pre_den_value * (with_previous.num_value - with_previous.previous_num_value)
+        transformed.pre_den_value * (transformed.num_value - transformed.previous_num_value)
             as sum_num_pre_den,
-        with_previous.pre_num_value * (with_previous.den_value - with_previous.previous_den_value)
+        transformed.pre_num_value * (transformed.den_value - transformed.previous_den_value)
             as sum_den_pre_num,
-        with_previous.pre_den_value * (with_previous.den_value - with_previous.previous_den_value)
+        transformed.pre_den_value * (transformed.den_value - transformed.previous_den_value)
             as sum_den_pre_den
-    from with_previous
+    from transformed
 ),
 
 new_rows as (
