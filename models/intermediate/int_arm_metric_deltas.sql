@@ -2,7 +2,8 @@
 -- more than one row per grain where an incremental run appended exclusion reversals for dates
 -- before R (sum the rows; fct_arm_statistics does). The per-unit deltas summed at the finest
 -- slice grain: the first stage of the two-stage aggregation; slices are rolled up from here
--- without touching units again.
+-- without touching units again. Every arm moment except n_units (fct_arm_statistics counts the
+-- units of fct_exposures).
 -- Incremental (macros/incremental.sql): dates on or after R are re-aggregated from
 -- int_unit_metric_deltas; reversal rows it appended since this model's last run are added.
 {{ config(
@@ -21,7 +22,7 @@ with deltas as (
     where unit_deltas.activity_date >= {{ recompute_from }}
     {%- if incremental %}
         or (
-            unit_deltas.row_kind = 'exclusion_reversal'
+            unit_deltas.sign < 0
             and unit_deltas.loaded_at > (
                 select coalesce(max(previous.loaded_at), cast('1900-01-01' as timestamp))
                 from {{ this }} as previous
@@ -38,11 +39,11 @@ select
     deltas.country,
     deltas.city,
     deltas.activity_date,
-    {%- for column in arm_moment_columns() %}
+    {%- for column in arm_moment_columns() if column != 'n_units' %}
     {%- if column.startswith('n_') %}
-    cast(sum(deltas.{{ column }}) as bigint) as {{ column }},
+    cast(sum({{ unit_delta_moment(column, 'deltas') }}) as bigint) as {{ column }},
     {%- else %}
-    {{ to_exact('sum(deltas.' ~ column ~ ')') }} as {{ column }},
+    {{ to_exact('sum(' ~ unit_delta_moment(column, 'deltas') ~ ')') }} as {{ column }},
     {%- endif %}
     {%- endfor %}
     {{ built_as_of_column() }},

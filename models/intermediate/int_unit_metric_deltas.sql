@@ -1,17 +1,27 @@
--- Grain: one row per (experiment_id, metric_id, unit_id, activity_date, row_kind) on which the
--- unit's cumulative metric value changes, plus its entry row on exposure_date (row_kind 'value').
+-- Grain: one row per (experiment_id, metric_id, unit_id, activity_date, is_pre_period_entry, sign).
+--   is_pre_period_entry 0: a day on which the unit's cumulative metric value changes; carries the
+--                          value after (num_value, den_value) and before that day (previous_*).
+--   is_pre_period_entry 1: the unit has pre-period events (CUPED covariate); activity_date is its
+--                          exposure date, num/den values are 0 (no change).
+--   sign -1:               an exclusion reversal (see below); +1 otherwise.
+-- Every row carries the unit's pre-period values (pre_num_value, pre_den_value; 0 without a
+-- pre-period) and its variant and slice columns.
 --
 -- Why deltas: the arm statistics at analysis date D are sums over units of functions of each
--- unit's cumulative value at D (n, sum y, sum y^2, sum x*y, ...). Each such sum telescopes into
--- the sum, over dates <= D, of per-unit changes (y_t^2 - y_{t-1}^2, x*(y_t - y_{t-1}), ...),
--- so summing these changes per arm and day and taking a running total over days gives the
--- exact statistics for every analysis date without materialising units x dates.
+-- unit's cumulative value at D (sum y, sum y^2, sum x*y, ...). Each such sum telescopes into the
+-- sum, over dates <= D, of per-unit changes (y_t^2 - y_{t-1}^2, x*(y_t - y_{t-1}), ...), so
+-- summing these changes per arm and day (int_arm_metric_deltas) and taking a running total over
+-- days (fct_arm_statistics) gives the exact statistics for every analysis date without
+-- materialising units x dates. Only the values are stored here, the moments are formed where they
+-- are summed (macros/arm_moments.sql, unit_delta_moment): fewer, narrower columns to write.
+-- Unit counts come from fct_exposures (fct_arm_statistics), so units without events for a
+-- metric have no row here.
 --
 -- Incremental (macros/incremental.sql): rows dated on or after R are recomputed for the units
--- active on or after R, starting from each unit's cumulative value before R (its earlier
--- event days collapsed into one carry row). A unit excluded by exposure rows that arrived on or
--- after R gets row_kind 'exclusion_reversal' rows that cancel its earlier rows exactly, so every
--- sum downstream equals a full refresh.
+-- active on or after R, starting from each unit's cumulative value before R (its earlier event
+-- days collapsed into one carry day R - 1, not written). A unit excluded by exposure rows that
+-- arrived on or after R gets sign -1 copies of its earlier rows that are not cancelled yet, so
+-- every sum downstream equals a full refresh.
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
@@ -22,11 +32,15 @@
 -- depends_on: {{ ref('int_exposures_validated') }}
 {%- set incremental = is_incremental() %}
 {%- set recompute_from = recompute_from_date() if incremental else "cast('1900-01-01' as date)" %}
-{%- set moments = arm_moment_columns() %}
+{%- set value_columns = unit_delta_value_columns() %}
 
 
 with definitions as (
-    select * from {{ ref('int_experiment_metrics_defined') }}
+    -- an integer key per (experiment, metric): the window and joins below partition on integers
+    select
+        defined.*,
+        row_number() over (order by defined.experiment_id, defined.metric_id) as metric_key
+    from {{ ref('int_experiment_metrics_defined') }} as defined
 ),
 
 all_units as (
@@ -50,47 +64,43 @@ active_units as (
     from all_units as new_units
     where new_units.exposure_date >= {{ recompute_from }}
 ),
-
-units as (
-    select all_units.*
-    from all_units
-    inner join active_units
-        on all_units.experiment_id = active_units.experiment_id
-        and all_units.unit_id = active_units.unit_id
-),
-{%- else %}
-
-units as (
-    select * from all_units
-),
 {%- endif %}
 
-event_days as (
-    select unit_days.*
-    from {{ ref('int_unit_event_days') }} as unit_days
+units as (
+    -- an integer key per (experiment, unit), deterministic within the run
+    select
+        analysed.experiment_id,
+        analysed.unit_id,
+        analysed.variant_id,
+        analysed.platform,
+        analysed.country,
+        analysed.city,
+        analysed.exposure_date,
+        row_number() over (order by analysed.experiment_id, analysed.unit_id) as unit_key
+    from all_units as analysed
     {%- if incremental %}
     inner join active_units
-        on unit_days.experiment_id = active_units.experiment_id
-        and unit_days.unit_id = active_units.unit_id
+        on analysed.experiment_id = active_units.experiment_id
+        and analysed.unit_id = active_units.unit_id
     {%- endif %}
-    where unit_days.period = 'post'
-        or (unit_days.period = 'pre' and unit_days.pre_period_days > 0)
 ),
 
 component_values as (
     -- Raw (untransformed) numerator and denominator per unit, metric, period and day; days
     -- before R (incremental runs) collapse into one carry day, R - 1.
     select
-        definitions.experiment_id,
-        definitions.metric_id,
-        event_days.unit_id,
+        units.unit_key,
+        definitions.metric_key,
         event_days.period,
         {{ carry_date('event_days.activity_date', recompute_from) }} as activity_date,
         {{ component_measure_sum('event_days', 'definitions.num_event', 'definitions.num_measure') }}
             as num_raw,
         {{ component_measure_sum('event_days', 'definitions.den_event', 'definitions.den_measure') }}
             as den_raw
-    from event_days
+    from {{ ref('int_unit_event_days') }} as event_days
+    inner join units
+        on event_days.experiment_id = units.experiment_id
+        and event_days.unit_id = units.unit_id
     inner join definitions
         on event_days.experiment_id = definitions.experiment_id
         and event_days.attribution_window_days = definitions.attribution_window_days
@@ -99,16 +109,110 @@ component_values as (
             event_days.event_name = definitions.num_event
             or event_days.event_name = definitions.den_event
         )
+    where event_days.period = 'post'
+        or (event_days.period = 'pre' and event_days.pre_period_days > 0)
     group by
-        definitions.experiment_id,
-        definitions.metric_id,
-        event_days.unit_id,
+        units.unit_key,
+        definitions.metric_key,
         event_days.period,
         {{ carry_date('event_days.activity_date', recompute_from) }}
 ),
 
-unit_metrics as (
-    -- Every analysed unit x every metric of its experiment, with its pre-period covariates.
+pre_values as (
+    -- the CUPED covariate: one row per unit and metric with pre-period events
+    select
+        component_values.unit_key,
+        component_values.metric_key,
+        component_values.num_raw as pre_num_raw,
+        component_values.den_raw as pre_den_raw
+    from component_values
+    where component_values.period = 'pre'
+),
+
+cumulative as (
+    -- the unit's running total after each day with post-period events (one sort, integer keys)
+    select
+        component_values.unit_key,
+        component_values.metric_key,
+        component_values.activity_date,
+        component_values.num_raw,
+        component_values.den_raw,
+        sum(component_values.num_raw) over (
+            partition by component_values.unit_key, component_values.metric_key
+            order by component_values.activity_date
+            rows between unbounded preceding and current row
+        ) as num_cumulative,
+        sum(component_values.den_raw) over (
+            partition by component_values.unit_key, component_values.metric_key
+            order by component_values.activity_date
+            rows between unbounded preceding and current row
+        ) as den_cumulative
+    from component_values
+    where component_values.period = 'post'
+),
+
+value_rows as (
+    -- Per-unit values: conversion as an indicator, winsorisation cap on the unit total; the value
+    -- the day before is the running total without this day (exact), transformed the same way.
+    select
+        cumulative.unit_key,
+        cumulative.metric_key,
+        cumulative.activity_date,
+        0 as is_pre_period_entry,
+        {{ unit_value('cumulative.num_cumulative', 'definitions.num_is_indicator', 'definitions.num_cap') }}
+            as num_value,
+        {{ unit_value('cumulative.num_cumulative - cumulative.num_raw', 'definitions.num_is_indicator', 'definitions.num_cap') }}
+            as previous_num_value,
+        {{ unit_value('cumulative.den_cumulative', 'definitions.den_is_indicator', 'definitions.den_cap') }}
+            as den_value,
+        {{ unit_value('cumulative.den_cumulative - cumulative.den_raw', 'definitions.den_is_indicator', 'definitions.den_cap') }}
+            as previous_den_value,
+        {{ unit_value('coalesce(pre_values.pre_num_raw, 0)', 'definitions.num_is_indicator', 'definitions.num_cap') }}
+            as pre_num_value,
+        {{ unit_value('coalesce(pre_values.pre_den_raw, 0)', 'definitions.den_is_indicator', 'definitions.den_cap') }}
+            as pre_den_value
+    from cumulative
+    inner join definitions
+        on cumulative.metric_key = definitions.metric_key
+    left join pre_values
+        on cumulative.unit_key = pre_values.unit_key
+        and cumulative.metric_key = pre_values.metric_key
+    where cumulative.activity_date >= {{ recompute_from }}
+),
+
+pre_period_rows as (
+    -- on the exposure date: the unit counts towards n_units_with_pre_period and the pre moments
+    select
+        pre_values.unit_key,
+        pre_values.metric_key,
+        units.exposure_date as activity_date,
+        1 as is_pre_period_entry,
+        0.0 as num_value,
+        0.0 as previous_num_value,
+        0.0 as den_value,
+        0.0 as previous_den_value,
+        {{ unit_value('pre_values.pre_num_raw', 'definitions.num_is_indicator', 'definitions.num_cap') }}
+            as pre_num_value,
+        {{ unit_value('pre_values.pre_den_raw', 'definitions.den_is_indicator', 'definitions.den_cap') }}
+            as pre_den_value
+    from pre_values
+    inner join definitions
+        on pre_values.metric_key = definitions.metric_key
+    inner join units
+        on pre_values.unit_key = units.unit_key
+    where definitions.has_pre_period
+        and units.exposure_date >= {{ recompute_from }}
+),
+
+changed_rows as (
+    select * from value_rows
+    where value_rows.num_value <> value_rows.previous_num_value
+        or value_rows.den_value <> value_rows.previous_den_value
+    union all
+    select * from pre_period_rows
+),
+
+new_rows as (
     select
         units.experiment_id,
         definitions.metric_id,
@@ -117,184 +221,23 @@ unit_metrics as (
         units.platform,
         units.country,
         units.city,
-        units.exposure_date,
-        definitions.has_pre_period,
-        definitions.has_denominator,
-        definitions.num_is_indicator,
-        definitions.num_cap,
-        definitions.den_is_indicator,
-        definitions.den_cap,
-        pre_values.unit_id is not null as has_pre_events,
-        coalesce(pre_values.num_raw, {{ to_exact(0) }}) as pre_num_raw,
-        coalesce(pre_values.den_raw, {{ to_exact(0) }}) as pre_den_raw
-    from units
-    inner join definitions
-        on units.experiment_id = definitions.experiment_id
-    left join component_values as pre_values
-        on units.experiment_id = pre_values.experiment_id
-        and definitions.metric_id = pre_values.metric_id
-        and units.unit_id = pre_values.unit_id
-        and pre_values.period = 'pre'
-),
-
-daily_values as (
-    -- The entry row (exposure_date, no change) plus one row per day with post-period events.
-    select
-        unit_metrics.experiment_id,
-        unit_metrics.metric_id,
-        unit_metrics.unit_id,
-        {{ carry_date('unit_metrics.exposure_date', recompute_from) }} as activity_date,
-        {{ to_exact(0) }} as num_raw,
-        {{ to_exact(0) }} as den_raw
-    from unit_metrics
-    union all
-    select
-        component_values.experiment_id,
-        component_values.metric_id,
-        component_values.unit_id,
-        component_values.activity_date,
-        component_values.num_raw,
-        component_values.den_raw
-    from component_values
-    where component_values.period = 'post'
-),
-
-daily_totals as (
-    select
-        daily_values.experiment_id,
-        daily_values.metric_id,
-        daily_values.unit_id,
-        daily_values.activity_date,
-        sum(daily_values.num_raw) as num_raw,
-        sum(daily_values.den_raw) as den_raw
-    from daily_values
-    group by
-        daily_values.experiment_id,
-        daily_values.metric_id,
-        daily_values.unit_id,
-        daily_values.activity_date
-),
-
-cumulative as (
-    select
-        daily_totals.experiment_id,
-        daily_totals.metric_id,
-        daily_totals.unit_id,
-        daily_totals.activity_date,
-        sum(daily_totals.num_raw) over (
-            partition by daily_totals.experiment_id, daily_totals.metric_id, daily_totals.unit_id
-            order by daily_totals.activity_date
-            rows between unbounded preceding and current row
-        ) as num_cumulative,
-        sum(daily_totals.den_raw) over (
-            partition by daily_totals.experiment_id, daily_totals.metric_id, daily_totals.unit_id
-            order by daily_totals.activity_date
-            rows between unbounded preceding and current row
-        ) as den_cumulative,
-        daily_totals.num_raw,
-        daily_totals.den_raw
-    from daily_totals
-),
-
-transformed as (
-    -- Per-unit values: conversion as an indicator, winsorisation cap on the unit total.
-    select
-        cumulative.experiment_id,
-        cumulative.metric_id,
-        cumulative.unit_id,
-        cumulative.activity_date,
-        cumulative.activity_date = unit_metrics.exposure_date as is_entry,
-        unit_metrics.variant_id,
-        unit_metrics.platform,
-        unit_metrics.country,
-        unit_metrics.city,
-        unit_metrics.has_pre_period,
-        unit_metrics.has_denominator,
-        unit_metrics.has_pre_events,
-        {{ unit_value('cumulative.num_cumulative', 'unit_metrics.num_is_indicator', 'unit_metrics.num_cap') }} as num_value,
-        {{ unit_value('cumulative.den_cumulative', 'unit_metrics.den_is_indicator', 'unit_metrics.den_cap') }} as den_value,
-        -- the value the day before: the running total without this day (exact), transformed the
-        -- same way (saves a second window pass, lag, over the largest intermediate)
-        {{ unit_value('cumulative.num_cumulative - cumulative.num_raw', 'unit_metrics.num_is_indicator', 'unit_metrics.num_cap') }}
-            as previous_num_value,
-        {{ unit_value('cumulative.den_cumulative - cumulative.den_raw', 'unit_metrics.den_is_indicator', 'unit_metrics.den_cap') }}
-            as previous_den_value,
-        {{ unit_value('unit_metrics.pre_num_raw', 'unit_metrics.num_is_indicator', 'unit_metrics.num_cap') }} as pre_num_value,
-        {{ unit_value('unit_metrics.pre_den_raw', 'unit_metrics.den_is_indicator', 'unit_metrics.den_cap') }} as pre_den_value
-    from cumulative
-    inner join unit_metrics
-        on cumulative.experiment_id = unit_metrics.experiment_id
-        and cumulative.metric_id = unit_metrics.metric_id
-        and cumulative.unit_id = unit_metrics.unit_id
-),
-
-deltas as (
-    select
-        transformed.experiment_id,
-        transformed.metric_id,
-        transformed.unit_id,
-        transformed.variant_id,
-        transformed.platform,
-        transformed.country,
-        transformed.city,
-        transformed.activity_date,
-        transformed.has_pre_period,
-        transformed.has_denominator,
-        case when transformed.is_entry then 1 else 0 end as n_units,
-        case when transformed.is_entry and transformed.has_pre_events then 1 else 0 end
-            as n_units_with_pre_period,
-        transformed.num_value - transformed.previous_num_value as sum_num,
-        transformed.num_value * transformed.num_value
-            - transformed.previous_num_value * transformed.previous_num_value as sum_num_sq,
-        transformed.den_value - transformed.previous_den_value as sum_den,
-        transformed.den_value * transformed.den_value
-            - transformed.previous_den_value * transformed.previous_den_value as sum_den_sq,
-        transformed.num_value * transformed.den_value
-            - transformed.previous_num_value * transformed.previous_den_value as sum_num_den,
-        case when transformed.is_entry then transformed.pre_num_value else 0 end as sum_pre_num,
-        case when transformed.is_entry
-            then transformed.pre_num_value * transformed.pre_num_value else 0 end as sum_pre_num_sq,
-        case when transformed.is_entry then transformed.pre_den_value else 0 end as sum_pre_den,
-        case when transformed.is_entry
-            then transformed.pre_den_value * transformed.pre_den_value else 0 end as sum_pre_den_sq,
-        case when transformed.is_entry
-            then transformed.pre_num_value * transformed.pre_den_value else 0 end as sum_pre_num_pre_den,
-        transformed.pre_num_value * (transformed.num_value - transformed.previous_num_value)
-            as sum_num_pre_num,
-        transformed.pre_den_value * (transformed.num_value - transformed.previous_num_value)
-            as sum_num_pre_den,
-        transformed.pre_num_value * (transformed.den_value - transformed.previous_den_value)
-            as sum_den_pre_num,
-        transformed.pre_den_value * (transformed.den_value - transformed.previous_den_value)
-            as sum_den_pre_den
-    from transformed
-),
-
-new_rows as (
-    select
-        deltas.experiment_id,
-        deltas.metric_id,
-        deltas.unit_id,
-        deltas.variant_id,
-        deltas.platform,
-        deltas.country,
-        deltas.city,
-        deltas.activity_date,
-        'value' as row_kind,
-        cast(deltas.n_units as bigint) as n_units,
-        cast(deltas.n_units_with_pre_period as bigint) as n_units_with_pre_period,
-        {%- for column in moments if not column.startswith('n_') %}
-        {{ to_exact('deltas.' ~ column) }} as {{ column }}{{ "," if not loop.last }}
+        changed_rows.activity_date,
+        cast(1 as integer) as sign,
+        cast(changed_rows.is_pre_period_entry as integer) as is_pre_period_entry,
+        {%- for column in value_columns %}
+        cast(changed_rows.{{ column }} as double) as {{ column }}{{ "," if not loop.last }}
         {%- endfor %}
-    from deltas
-    where deltas.activity_date >= {{ recompute_from }}
-        and (deltas.n_units = 1 or deltas.sum_num <> 0 or deltas.sum_den <> 0)
+    from changed_rows
+    inner join units
+        on changed_rows.unit_key = units.unit_key
+    inner join definitions
+        on changed_rows.metric_key = definitions.metric_key
 )
 {%- if incremental %},
 
 reversals as (
-    -- units analysed before R and excluded by exposure rows that arrived on or after R: cancel
-    -- every earlier row (rows already cancelled net to zero and are skipped)
+    -- units analysed before R and excluded by exposure rows that arrived on or after R: a sign -1
+    -- copy of every earlier row not cancelled yet (a rerun must not cancel a unit twice)
     select
         previous.experiment_id,
         previous.metric_id,
@@ -304,13 +247,10 @@ reversals as (
         previous.country,
         previous.city,
         previous.activity_date,
-        'exclusion_reversal' as row_kind,
-        {%- for column in moments %}
-        {%- if column.startswith('n_') %}
-        cast(-sum(previous.{{ column }}) as bigint) as {{ column }}{{ "," if not loop.last }}
-        {%- else %}
-        {{ to_exact('-sum(previous.' ~ column ~ ')') }} as {{ column }}{{ "," if not loop.last }}
-        {%- endif %}
+        cast(-sum(previous.sign) as integer) as sign,
+        previous.is_pre_period_entry,
+        {%- for column in value_columns %}
+        previous.{{ column }}{{ "," if not loop.last }}
         {%- endfor %}
     from {{ this }} as previous
     where previous.activity_date < {{ recompute_from }}
@@ -334,11 +274,12 @@ reversals as (
         previous.platform,
         previous.country,
         previous.city,
-        previous.activity_date
-    having
-        {%- for column in moments %}
-        sum(previous.{{ column }}) <> 0{{ " or" if not loop.last }}
+        previous.activity_date,
+        previous.is_pre_period_entry,
+        {%- for column in value_columns %}
+        previous.{{ column }}{{ "," if not loop.last }}
         {%- endfor %}
+    having sum(previous.sign) <> 0
 )
 {%- endif %}
 

@@ -5,8 +5,58 @@
 -- null when the metric has no pre-period.
 {%- set moments = arm_moment_columns() %}
 
-with daily as (
+with metric_deltas as (
     select * from {{ ref('int_arm_metric_deltas') }}
+),
+
+daily_units as (
+    -- units counted on their exposure date, for every metric of their experiment
+    select
+        exposures.experiment_id,
+        exposures.variant_id,
+        exposures.platform,
+        exposures.country,
+        exposures.city,
+        exposures.exposure_date as activity_date,
+        count(*) as n_units
+    from {{ ref('fct_exposures') }} as exposures
+    group by
+        exposures.experiment_id,
+        exposures.variant_id,
+        exposures.platform,
+        exposures.country,
+        exposures.city,
+        exposures.exposure_date
+),
+
+daily as (
+    select
+        metric_deltas.experiment_id,
+        metric_deltas.metric_id,
+        metric_deltas.variant_id,
+        metric_deltas.platform,
+        metric_deltas.country,
+        metric_deltas.city,
+        metric_deltas.activity_date,
+        {%- for column in moments %}
+        {{ '0' if column == 'n_units' else 'metric_deltas.' ~ column }} as {{ column }}{{ "," if not loop.last }}
+        {%- endfor %}
+    from metric_deltas
+    union all
+    select
+        daily_units.experiment_id,
+        unit_metrics.metric_id,
+        daily_units.variant_id,
+        daily_units.platform,
+        daily_units.country,
+        daily_units.city,
+        daily_units.activity_date,
+        {%- for column in moments %}
+        {{ 'daily_units.n_units' if column == 'n_units' else '0' }} as {{ column }}{{ "," if not loop.last }}
+        {%- endfor %}
+    from daily_units
+    inner join {{ ref('int_experiment_metrics_defined') }} as unit_metrics
+        on daily_units.experiment_id = unit_metrics.experiment_id
 ),
 
 dimensions as (

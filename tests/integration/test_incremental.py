@@ -90,7 +90,7 @@ def test_incremental_runs_equal_full_refresh(incremental_and_full):
     kept = incremental.query_df("select unit_id from main.fct_exposures where experiment_id = 'chatbot_delivery_estimate'")
     assert switcher not in set(kept.unit_id) and "late_new_unit" in set(kept.unit_id)
     reversals = incremental.query_df(
-        "select count(*) as n from main.int_unit_metric_deltas where row_kind = 'exclusion_reversal' "
+        "select count(*) as n from main.int_unit_metric_deltas where sign < 0 "
         f"and unit_id = '{switcher}'")
     assert reversals.n[0] > 0
 
