@@ -126,9 +126,14 @@ def take_or_null(arr: pa.Array, idx: np.ndarray) -> pa.Array:
 
 
 def float_out(x: np.ndarray) -> pa.Array:
-    """float64 Array with NaN / ±inf -> null."""
-    x = np.asarray(x, dtype=np.float64)
-    return pa.array(x, type=pa.float64(), mask=~np.isfinite(x))
+    """float64 Array with NaN / ±inf -> null (zero-copy: the validity bitmap is packed from
+    ``isfinite`` and the values buffer is ``x`` itself, so ``x`` must not be modified later)."""
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    ok = np.isfinite(x)
+    if ok.all():
+        return pa.array(x, type=pa.float64())
+    validity = pa.py_buffer(np.packbits(ok, bitorder="little"))
+    return pa.Array.from_buffers(pa.float64(), x.size, [validity, pa.py_buffer(x)])
 
 
 def int_out(x: np.ndarray) -> pa.Array:
@@ -145,6 +150,48 @@ def labels_out(codes: np.ndarray, labels) -> pa.Array:
 
 def bool_out(x: np.ndarray, null_mask=None) -> pa.Array:
     return pa.array(np.asarray(x, dtype=bool), type=pa.bool_(), mask=null_mask)
+
+
+def sort_codes(arr) -> tuple[np.ndarray, pa.Array]:
+    """(codes, dictionary) of an Array: int64 codes (-1 for null) numbering the distinct values in
+    the ascending order of Arrow's sort (the order :func:`canonical_order` uses), and the distinct
+    values in that order. One hash pass over the rows; only the small dictionary is sorted."""
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.dictionary_decode()
+    enc = pc.dictionary_encode(arr)
+    idx = enc.indices
+    if idx.null_count:
+        idx = pc.fill_null(idx, -1)
+    codes = idx.to_numpy(zero_copy_only=False).astype(np.int64)
+    dictionary = enc.dictionary
+    order = pc.sort_indices(dictionary).to_numpy(zero_copy_only=False).astype(np.int64)
+    if np.any(order != np.arange(order.size)):
+        rank = np.empty(order.size + 1, dtype=np.int64)
+        rank[order] = np.arange(order.size)
+        rank[-1] = -1  # codes == -1 (null) stay -1
+        codes = rank[codes]
+        dictionary = dictionary.take(pa.array(order))
+    return codes, dictionary
+
+
+def sort_permutation(codes: list[np.ndarray], sizes: list[int]) -> np.ndarray | None:
+    """Stable permutation sorting rows by the tuple of ``codes`` (each in 0..size-1, or -1 for
+    null, which sorts last like Arrow's default), or None when the rows are already sorted.
+    Equals ``pc.sort_indices`` of the key columns when the codes come from :func:`sort_codes`."""
+    key = None
+    for c, size in zip(codes, sizes):
+        radix = size + 1
+        part = np.where(c < 0, size, c)  # nulls last
+        if key is None:
+            key, hi = part, radix
+        elif hi * radix < 2**62:
+            key, hi = key * radix + part, hi * radix
+        else:  # too wide for one int64 key: a (stable) lexsort of all columns
+            cols = [np.where(x < 0, n, x) for x, n in zip(codes, sizes)]
+            return np.lexsort(cols[::-1])
+    if key is None or key.size < 2 or bool(np.all(key[1:] >= key[:-1])):
+        return None
+    return np.argsort(key, kind="stable")
 
 
 def canonical_order(table: pa.Table, keys: list[str]) -> pa.Table:

@@ -59,8 +59,10 @@ def _t_to_z(t, df):
 
 def _t_tail(x, df):
     """P(T_df <= x), elementwise: expansion for large df and moderate |x|, stdtr otherwise."""
-    out = np.empty(x.shape)
     fast = (df >= T_QUANTILE_EXPANSION_DF) & (np.abs(x) <= _T_EXPANSION_MAX_ABS) & np.isfinite(df)
+    if fast.all():  # the usual case with large arms: no masked copies
+        return np.asarray(special.ndtr(_t_to_z(x, df)))
+    out = np.empty(x.shape)
     slow = ~fast
     if np.any(fast):
         out[fast] = special.ndtr(_t_to_z(x[fast], df[fast]))
@@ -81,8 +83,24 @@ def t_p_value(stat: np.ndarray, df: np.ndarray, alternative: str = "two-sided") 
         return _t_tail(stat, df)
 
 
+#: arrays at least this long are checked for a constant value before an expensive special function
+_CONSTANT_CHECK_MIN_SIZE = 256
+
+
+def on_constant(f, x: np.ndarray) -> np.ndarray:
+    """``f(x)`` for an elementwise ``f`` (a scipy.special ufunc), evaluated once when ``x`` is one
+    repeated value (the usual case for per-row alphas / powers): the same numbers, without the
+    per-element cost of the special function."""
+    x = as_float(x)
+    if x.size >= _CONSTANT_CHECK_MIN_SIZE and x.flags.c_contiguous:
+        bits = x.reshape(-1).view(np.int64)  # bitwise: NaN, -0.0 and 0.0 are told apart
+        if bits.min() == bits.max():
+            return np.full(x.shape, f(x.reshape(-1)[:1])[0])
+    return f(x)
+
+
 def normal_quantile(p) -> np.ndarray:
-    return special.ndtri(as_float(p))
+    return on_constant(special.ndtri, p)
 
 
 #: above this df the Student-t quantile uses the Cornish–Fisher expansion (rel. error < 1e-13)
@@ -93,7 +111,7 @@ def _t_quantile_expansion(p, df):
     """Cornish–Fisher expansion of the Student-t quantile in powers of 1/df to 1/df⁴
     (Abramowitz & Stegun 1964, 26.7.5). Relative error < 2e-12 for df >= 1000 and
     p <= 1 - 1e-7 (checked against scipy.special.stdtrit in the tests)."""
-    return _t_quantile_expansion_z(special.ndtri(p), 1.0 / df)
+    return _t_quantile_expansion_z(on_constant(special.ndtri, p), 1.0 / df)
 
 
 def _t_quantile_expansion_z(z, inv):
@@ -109,15 +127,21 @@ def t_quantile(p, df) -> np.ndarray:
     """Student-t quantile; ``df = inf`` gives the normal quantile, ``df <= 0`` / NaN gives NaN.
     Exact (``scipy.special.stdtrit``) below ``T_QUANTILE_EXPANSION_DF``, Cornish–Fisher above."""
     p, df = np.broadcast_arrays(as_float(p), as_float(df))
-    out = np.full(p.shape, np.nan)
     big = df >= T_QUANTILE_EXPANSION_DF
-    small = (df > 0) & ~big
     with np.errstate(invalid="ignore", divide="ignore"):
+        if big.all():  # the usual case with large arms: no masked copies
+            q = _t_quantile_expansion(p, df)
+            inf = np.isinf(df)
+            return np.where(inf, on_constant(special.ndtri, p), q) if inf.any() else np.asarray(q, dtype=np.float64)
+        out = np.full(p.shape, np.nan)
+        small = (df > 0) & ~big
         if np.any(small):
             out[small] = special.stdtrit(df[small], p[small])
         if np.any(big):
-            q = _t_quantile_expansion(p[big], df[big])
-            out[big] = np.where(np.isinf(df[big]), special.ndtri(p[big]), q)
+            pb, dfb = p[big], df[big]
+            q = _t_quantile_expansion(pb, dfb)
+            inf = np.isinf(dfb)
+            out[big] = np.where(inf, on_constant(special.ndtri, pb), q) if inf.any() else q
     return out
 
 

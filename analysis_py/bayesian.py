@@ -483,6 +483,23 @@ def normal_posterior_difference(estimate, std_error, prior_sd=np.inf, prior_mean
                                  np.maximum(loss_t, 0.0), np.maximum(loss_c, 0.0))
 
 
+def normal_flat_prior_better_and_loss(estimate, std_error) -> tuple[np.ndarray, np.ndarray]:
+    """``(prob_treatment_better, expected_loss_treatment)`` of :func:`normal_posterior_difference`
+    with its default flat prior: the same operations (bit-identical results) without the
+    credible interval and the control's loss, which the results pipeline does not report."""
+    est, se = np.broadcast_arrays(as_float(estimate), as_float(std_error))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ok = (se > 0) & np.isfinite(se) & np.isfinite(est)
+        prec_d = np.where(ok, 1.0 / np.where(ok, se, 1.0) ** 2, np.nan)
+        var = 1.0 / (prec_d + 0.0)
+        m = var * (est * prec_d + 0.0)
+        s = positive_sqrt(var)
+        r = m / s
+        phi = np.exp(-0.5 * r * r) / np.sqrt(2.0 * np.pi)
+        loss_t = s * phi - m * special.ndtr(-r)
+    return special.ndtr(r), np.maximum(loss_t, 0.0)
+
+
 def normal_posterior_from_sums(n_control, sum_control, sum_sq_control, n_treatment, sum_treatment, sum_sq_treatment,
                                prior_sd=np.inf, prior_mean=0.0, credible_level=0.95) -> NormalPosteriorResult:
     """:func:`normal_posterior_difference` with ``Δ̂ = ȳ_T − ȳ_C`` and ``SE = √(s²_T/n_T + s²_C/n_C)``

@@ -54,10 +54,16 @@ def _adjust_many(p_values, groups, methods) -> list[np.ndarray]:
     g = _group_codes(groups, n)
     if g.min() < 0 or g.max() >= n + 1024:  # keep the (group x slot) matrix small
         g = pd.factorize(g)[0].astype(np.int64)
-    n_groups = int(g.max()) + 1
+    counts = np.bincount(g)
+    if counts.size > 1024 and np.count_nonzero(counts) < counts.size // 2:
+        # sparse ids (e.g. mixed-radix codes): renumber the non-empty groups so that the matrix
+        # has no empty rows (group numbering does not affect the adjusted values)
+        dense = np.cumsum(counts > 0) - 1
+        g = dense[g]
+        counts = counts[counts > 0]
+    n_groups = counts.size
     # Each row's slot (column) within its group: its rank in a stable sort by group.
     order = np.argsort(g, kind="stable")
-    counts = np.bincount(g, minlength=n_groups)
     starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
     slot = np.empty(n, dtype=np.int64)
     slot[order] = np.arange(n) - np.repeat(starts, counts)
@@ -65,10 +71,16 @@ def _adjust_many(p_values, groups, methods) -> list[np.ndarray]:
     rem = np.zeros(0) if width <= _MAX_DENSE_WIDTH else order
     if rem.size or n_groups * width > 8 * n + 1024:
         return [_adjust_sparse(p, g, method).reshape(shape) for method in methods]
-    mat = np.full((n_groups, width), np.nan)
-    mat[g, slot] = p
+    flat = g * width + slot  # each row's cell in the (group x slot) matrix
+    mat = np.full(n_groups * width, np.nan)
+    mat[flat] = p
+    mat = mat.reshape(n_groups, width)
     col_order = np.argsort(np.where(np.isnan(mat), np.inf, mat), axis=1)  # NaNs last
     ps = np.take_along_axis(mat, col_order, axis=1)
+    # each row's cell in the row-sorted matrix (one inverse permutation serves every method)
+    rank = np.empty_like(col_order)
+    np.put_along_axis(rank, col_order, np.broadcast_to(np.arange(width), col_order.shape), axis=1)
+    sorted_flat = g * width + rank.ravel()[flat]
     valid = ~np.isnan(ps)
     m = valid.sum(axis=1, keepdims=True).astype(float)
     j = np.arange(1, width + 1, dtype=float)[None, :]
@@ -81,9 +93,7 @@ def _adjust_many(p_values, groups, methods) -> list[np.ndarray]:
             vals = np.where(valid, np.minimum(1.0, m * ps / j), np.inf)
             adj = np.minimum.accumulate(vals[:, ::-1], axis=1)[:, ::-1]
         adj = np.where(valid, adj, np.nan)
-        back = np.empty_like(adj)
-        np.put_along_axis(back, col_order, adj, axis=1)
-        results.append(back[g, slot].reshape(shape))
+        results.append(adj.ravel()[sorted_flat].reshape(shape))
     return results
 
 

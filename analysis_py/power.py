@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-from ._common import as_float, check_alternative, positive_sqrt
+from ._common import as_float, check_alternative, on_constant, positive_sqrt
 from .moments import variance_from_sums
 
 TESTS = ("z", "t")
@@ -82,7 +82,7 @@ def _z_alpha(alpha, alternative: str) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         ok = (a > 0) & (a < 1)
     q = 1.0 - a / 2.0 if alternative == "two-sided" else 1.0 - a
-    return np.where(ok, special.ndtri(np.where(ok, q, 0.5)), np.nan)
+    return np.where(ok, on_constant(special.ndtri, np.where(ok, q, 0.5)), np.nan)
 
 
 def _valid_power(power, alpha) -> np.ndarray:

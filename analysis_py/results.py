@@ -24,7 +24,7 @@ from .means import welch_ttest, z_test_difference
 from .moments import PRECISION_LOSS_CONDITION, ArmSums, inconsistent_sums, reciprocals, var_r
 from ._common import critical_value, normal_p_value, normal_quantile
 from .moments import variance_from_sums as var_from
-from .bayesian import expected_loss_beta, normal_posterior_difference, prob_treatment_beats_control
+from .bayesian import expected_loss_beta, normal_flat_prior_better_and_loss, prob_treatment_beats_control
 from .multiple_testing import holm_and_benjamini_hochberg
 from .power import achieved_power
 from .proportions import two_proportion_ztest
@@ -121,6 +121,55 @@ def _reason_strings(bits: np.ndarray) -> pa.Array:
 #: inputs with at least this many arm rows are split by experiment across threads
 PARALLEL_MIN_ROWS = 200_000
 
+#: the arm-statistics key columns, in the canonical (sort) order of the rows
+ARM_KEYS = ("experiment_id", "metric_id", "dimension_name", "dimension_value", "analysis_date", "variant_id")
+
+
+@dataclass
+class _ArmInput:
+    """The arm statistics as numpy arrays, in the *input* row order (rows are never reordered:
+    each partition is a permutation ``rows`` into these arrays). String keys are int64 codes
+    (-1 null) into string dictionaries sorted like Arrow sorts them."""
+    codes: dict[str, np.ndarray]  #: experiment_id, metric_id, variant_id, dimension_name / _value
+    dicts: dict[str, pa.Array]
+    date: pa.Array  #: analysis_date as date32
+    days: np.ndarray  #: analysis_date as float days since epoch (NaN for null)
+    n_units: np.ndarray
+    sums: dict[str, np.ndarray]
+
+
+def _string_codes(codes: np.ndarray, dictionary: pa.Array, n: int) -> tuple[np.ndarray, pa.Array]:
+    """Codes into the dictionary cast to strings, merging values whose string forms coincide
+    (only possible for non-string key columns), so that equal strings share one code."""
+    s = A.as_string(dictionary, len(dictionary))
+    if pa.types.is_string(dictionary.type) or len(pc.unique(s)) == len(s):
+        return codes, s
+    enc = pc.dictionary_encode(s)
+    remap = _ext(enc.indices.to_numpy(zero_copy_only=False).astype(np.int64), -1)
+    return remap[codes], enc.dictionary
+
+
+def _arm_input(arm: pa.Table, map_columns) -> tuple[_ArmInput, list[np.ndarray], list[int]]:
+    """Encode the arm statistics once; also return the sort codes / sizes of the canonical keys
+    present (Arrow's order of the raw column values, for :func:`A.sort_permutation`)."""
+    N = arm.num_rows
+    present = [k for k in ARM_KEYS if k in arm.column_names]
+    encoded = dict(zip(present, map_columns(lambda k: A.sort_codes(A.column(arm, k)), present)))
+    sort_codes = [encoded[k][0] for k in present]
+    sort_sizes = [len(encoded[k][1]) for k in present]
+    codes, dicts = {}, {}
+    for k in ARM_KEYS:
+        if k == "analysis_date":
+            continue
+        if k in encoded:
+            codes[k], dicts[k] = _string_codes(*encoded[k], N)
+        else:
+            codes[k], dicts[k] = np.full(N, -1, dtype=np.int64), pa.array([], type=pa.string())
+    date = A.as_date32(A.column(arm, "analysis_date"), N)
+    sums = {c: A.float_np(A.column(arm, c), N) for c in ARM_STATS_SUM_COLUMNS}
+    inp = _ArmInput(codes, dicts, date, A.date_days(date, N), A.float_np(A.column(arm, "n_units"), N), sums)
+    return inp, sort_codes, sort_sizes
+
 
 def compute_results(
     arm_stats,
@@ -146,29 +195,35 @@ def compute_results(
     """
     kw = dict(relative_ci_method=relative_ci_method, continuity_correction=continuity_correction,
               min_units_per_arm=min_units_per_arm)
-    arm = A.canonical_order(A.to_table(arm_stats), [
-        "experiment_id", "metric_id", "dimension_name", "dimension_value", "analysis_date",
-        "variant_id"])
+    arm_t = A.to_table(arm_stats)
     cfg = A.canonical_order(A.to_table(metric_configs), ["experiment_id", "metric_id"])
     var = A.canonical_order(A.to_table(variants), ["experiment_id", "variant_id"])
     if n_threads is None:
         n_threads = min(os.cpu_count() or 1, 8)
-    if n_threads <= 1 or arm.num_rows < PARALLEL_MIN_ROWS:
-        return _compute_results(arm, cfg, var, **kw)
-    codes, _ = A.encode(A.column(arm, "experiment_id"), arm.num_rows)
-    n_parts = min(n_threads, int(codes.max(initial=0)) + 2)
-    part = np.where(codes < 0, 0, codes) % n_parts
-
-    def run(k):
-        return _compute_results(arm.filter(pa.array(part == k)), cfg, var, **kw)
-
-    with ThreadPoolExecutor(max_workers=n_parts) as pool:
-        tables = list(pool.map(run, range(n_parts)))
+    parallel = n_threads > 1 and arm_t.num_rows >= PARALLEL_MIN_ROWS
+    with ThreadPoolExecutor(max_workers=n_threads if parallel else 1) as pool:
+        mapper = (lambda f, xs: list(pool.map(f, xs))) if parallel else (lambda f, xs: [f(x) for x in xs])
+        arm, sort_codes, sort_sizes = _arm_input(arm_t, mapper)
+        # canonical row order (A.canonical_order's, without moving the table): rows sorted by the
+        # key columns, so that every output is a function of the set of input rows alone
+        order = A.sort_permutation(sort_codes, sort_sizes)
+        rows = np.arange(arm_t.num_rows) if order is None else order
+        if not parallel:
+            return _compute_results(arm, rows, cfg, var, **kw)
+        # partition k: the experiments whose code (rank of experiment_id, null -> 0) is k mod n_parts
+        codes = arm.codes["experiment_id"][rows]
+        n_parts = min(n_threads, int(codes.max(initial=0)) + 2)
+        part = np.where(codes < 0, 0, codes) % n_parts
+        by_part = np.argsort(part, kind="stable")
+        bounds = np.searchsorted(part[by_part], np.arange(n_parts + 1))
+        rows = rows[by_part]
+        tables = mapper(lambda k: _compute_results(arm, rows[bounds[k]:bounds[k + 1]], cfg, var, **kw), range(n_parts))
     return pa.concat_tables(tables)
 
 
 def _compute_results(
-    arm: pa.Table,
+    arm: _ArmInput,
+    rows: np.ndarray,
     cfg: pa.Table,
     var: pa.Table,
     *,
@@ -176,18 +231,18 @@ def _compute_results(
     continuity_correction: bool = False,
     min_units_per_arm: int = MIN_UNITS_PER_ARM,
 ) -> pa.Table:
-    """Single-partition implementation of :func:`compute_results`."""
-    N, NC, NV = arm.num_rows, cfg.num_rows, var.num_rows
+    """Single-partition implementation of :func:`compute_results`: the arm rows ``rows`` (indices
+    into ``arm``, in canonical order)."""
+    N, NC, NV = len(rows), cfg.num_rows, var.num_rows
     col = lambda t, c: A.column(t, c)  # noqa: E731
 
     # ---- keys -------------------------------------------------------------------------------
-    e_codes, e_dict = A.encode(col(arm, "experiment_id"), N)
-    m_codes, m_dict = A.encode(col(arm, "metric_id"), N)
-    v_codes, v_dict = A.encode(col(arm, "variant_id"), N)
-    dn_codes, dn_dict = A.encode(col(arm, "dimension_name"), N)
-    dv_codes, dv_dict = A.encode(col(arm, "dimension_value"), N)
-    date_arr = A.as_date32(col(arm, "analysis_date"), N)
-    days = A.date_days(date_arr, N)
+    e_codes, e_dict = arm.codes["experiment_id"][rows], arm.dicts["experiment_id"]
+    m_codes, m_dict = arm.codes["metric_id"][rows], arm.dicts["metric_id"]
+    v_codes, v_dict = arm.codes["variant_id"][rows], arm.dicts["variant_id"]
+    dn_codes, dn_dict = arm.codes["dimension_name"][rows], arm.dicts["dimension_name"]
+    dv_codes = arm.codes["dimension_value"][rows]
+    days = arm.days[rows]
     t_codes = np.where(np.isnan(days), -1, days - (np.nanmin(days) if N and np.isfinite(days).any() else 0)).astype(np.int64)
     key = A.combine_codes(e_codes, m_codes, dn_codes, dv_codes, t_codes) if N else np.zeros(0, np.int64)
     G = int(key.max()) + 1 if N else 0
@@ -240,7 +295,11 @@ def _compute_results(
     if R:
         tkey = key[T] * (V + 1) + (v_codes[T] + 1)
         dup_t = np.zeros(R, bool)
-        if len(pd.unique(tkey)) < R:  # rare: only then find which rows are duplicated
+        if bool(np.all(tkey[1:] >= tkey[:-1])):  # the usual canonical order: duplicates are adjacent
+            same = tkey[1:] == tkey[:-1]
+            dup_t[1:] |= same
+            dup_t[:-1] |= same
+        elif len(pd.unique(tkey)) < R:  # rare: only then find which rows are duplicated
             dup_t = pd.Series(tkey).duplicated(keep=False).to_numpy()
         dup_c = _ext(ctrl_count.astype(np.int64), 0)[np.where(C < 0, -1, key[T])] > 1
         flag(dup_t | (dup_c & (n_ctrl_T <= 1)), "duplicate_arm_rows")
@@ -300,12 +359,15 @@ def _compute_results(
     alpha_safe = np.where((alpha > 0) & (alpha < 1), alpha, 0.05)
 
     # ---- arm sufficient statistics (treatment rows T, control rows C; C=-1 -> NaN) -------------
-    n_all = A.float_np(col(arm, "n_units"), N)
-    sums_all = {c: A.float_np(col(arm, c), N) for c in ARM_STATS_SUM_COLUMNS}
+    # input-row indices of each result's treatment and control arm (gathered straight from the
+    # unsorted input arrays: the partition's rows are never materialised)
     cneg = C < 0
     cneg = cneg if cneg.any() else None
-    nT = n_all[T]
-    nC = _gather(n_all, C, cneg)
+    rT = rows[T]
+    rC = rows.take(C, mode="clip") if cneg is not None else rows[C]
+    sums_all = arm.sums
+    nT = arm.n_units[rT]
+    nC = _gather(arm.n_units, rC, cneg)
     bad_n = lambda n: ~(n >= 0) | (n != np.floor(n))  # noqa: E731
     flag(bad_n(nT) | ((C >= 0) & bad_n(nC)), "invalid_n_units")
     flag((nC < min_units_per_arm), "n_control_below_minimum")
@@ -322,7 +384,7 @@ def _compute_results(
     cuped_usable = np.zeros(R, dtype=bool)
 
     def arm_sums(sel, names):
-        t, c = T[sel], C[sel]
+        t, c = rT[sel], rC[sel]
         neg = cneg[sel] if cneg is not None else None
         neg = neg if neg is not None and neg.any() else None
         tr = {k: sums_all[k][t] for k in names}
@@ -508,14 +570,22 @@ def _compute_results(
     family_p = np.where(is_guard, ni_p, d_p)
 
     # ---- sequential analyses (registry analysis_method; docs/statistics.md, Sequential) ------------
-    seq = _sequential(
-        method=cfg_code("analysis_method", ANALYSIS_METHODS), group=A.combine_codes(eT, m_codes[T], v_codes[T], dn_codes[T], dv_codes[T]) if R else np.zeros(0, np.int64),
-        days=days[T] if R else np.zeros(0), d_eff=d_eff, d_se=d_se, ref_mean=ref_mean, ok=~not_ok,
-        alpha=alpha_safe, effect_of_interest=np.where(is_guard, tolerance, threshold) * np.where(
-            (scale == 1) & ~is_guard, 1.0, np.abs(ref_mean)),
-        mixing_sd=cfg_float("msprt_mixing_sd"), looks=cfg_float("sequential_looks"),
-        start_day=cfg_days("start_date"), end_day=cfg_days("end_date"),
-        family=family, in_family=np.isfinite(family_p))
+    # computed on the sequential rows only (every input is per row or per sequence of looks)
+    method = cfg_code("analysis_method", ANALYSIS_METHODS)
+    sq = np.flatnonzero(method >= 1)
+    seq = _Sequential.empty(method)
+    if sq.size:
+        # group-sequential alpha is split over the whole family, fixed-horizon members included
+        fam_size = (np.bincount(family, weights=np.isfinite(family_p).astype(float), minlength=int(family.max()) + 1)[family][sq]
+                    if np.any(method == 1) else np.zeros(sq.size))
+        Tq = T[sq]
+        seq.scatter(sq, _sequential(
+            method=method[sq], group=A.combine_codes(eT[sq], m_codes[Tq], v_codes[Tq], dn_codes[Tq], dv_codes[Tq]),
+            days=days[Tq], d_eff=d_eff[sq], d_se=d_se[sq], ok=~not_ok[sq], alpha=alpha_safe[sq],
+            effect_of_interest=(np.where(is_guard, tolerance, threshold) * np.where(
+                (scale == 1) & ~is_guard, 1.0, np.abs(ref_mean)))[sq],
+            mixing_sd=cfg_float("msprt_mixing_sd")[sq], looks=cfg_float("sequential_looks")[sq],
+            start_day=cfg_days("start_date")[sq], end_day=cfg_days("end_date")[sq], family_size=fam_size))
     flag(seq.mixing_undefined, "msprt_mixing_variance_undefined")
     # mSPRT: the always-valid p-value replaces the fixed-horizon one in the family (an always-valid
     # p-value is a valid p-value at any look, so Holm / BH apply unchanged)
@@ -583,9 +653,9 @@ def _compute_results(
     # estimate for every row; the exact Beta-Binomial (Beta(1, 1) priors) for conversion metrics on
     # the overall slice of each experiment's latest analysis date, the row decisions are read from.
     with np.errstate(all="ignore"):  # tails underflow to exactly 0 / 1
-        post = normal_posterior_difference(sign * d_eff, d_se)
-    prob_better = np.where(~not_ok, post.prob_treatment_better, np.nan)
-    loss = np.where(~not_ok, post.expected_loss_treatment, np.nan)
+        prob_better, loss = normal_flat_prior_better_and_loss(sign * d_eff, d_se)
+    prob_better = np.where(~not_ok, prob_better, np.nan)
+    loss = np.where(~not_ok, loss, np.nan)
     bayes_method = np.where(~not_ok, 0, -1)
     if R:
         last_day = np.full(E + 1, -np.inf)
@@ -609,23 +679,26 @@ def _compute_results(
             bayes_method[exact] = 1
 
     # ---- assemble ---------------------------------------------------------------------------------
-    ctrl_vid_row = A.take_or_null(v_dict, _ext(v_codes, -1)[C]) if R else pa.nulls(0, pa.string())
+    # control variant: the control arm row's variant, else the experiment's registered control
+    # (one take from the two dictionaries side by side)
     var_vid = A.as_string(col(var, "variant_id"), NV)
-    reg_ctrl_vid = A.take_or_null(var_vid, _ext(ctrl_var_row_exp, -1)[eT]) if R else pa.nulls(0, pa.string())
+    ctrl_v = _ext(v_codes, -1)[C] if R else np.zeros(0, np.int64)
+    reg_row = _ext(ctrl_var_row_exp, -1)[eT] if R else np.zeros(0, np.int64)
+    ctrl_vid = A.take_or_null(pa.concat_arrays([v_dict, var_vid]),
+                              np.where(ctrl_v >= 0, ctrl_v, np.where(reg_row >= 0, len(v_dict) + reg_row, -1)))
     cfg_str = lambda name: A.take_or_null(A.as_string(col(cfg, name), NC), cfg_idx)  # noqa: E731
     F = A.float_out
-    tmask = pa.array(~is_ctrl)
-    tcol = lambda name: A.as_string(col(arm, name), N).filter(tmask)  # noqa: E731
+    tcol = lambda name: A.take_or_null(arm.dicts[name], arm.codes[name][rT])  # noqa: E731
     cols = {
         "experiment_id": tcol("experiment_id"),
         "metric_id": tcol("metric_id"),
         "metric_role": cfg_str("metric_role"),
         "aggregation": cfg_str("aggregation"),
-        "control_variant_id": pc.coalesce(ctrl_vid_row, reg_ctrl_vid),
+        "control_variant_id": ctrl_vid,
         "treatment_variant_id": tcol("variant_id"),
         "dimension_name": tcol("dimension_name"),
         "dimension_value": tcol("dimension_value"),
-        "analysis_date": date_arr.filter(tmask),
+        "analysis_date": arm.date.take(pa.array(rT)),
         "n_control": A.int_out(nC),
         "n_treatment": A.int_out(nT),
         "test_method": A.labels_out(test_method, TEST_METHODS),
@@ -694,6 +767,20 @@ class _Sequential:
     mixing_sd: np.ndarray
     mixing_undefined: np.ndarray
 
+    @classmethod
+    def empty(cls, method: np.ndarray) -> "_Sequential":
+        """Results for rows without a sequential analysis (NaN / False)."""
+        R = len(method)
+        nan = lambda: np.full(R, np.nan)  # noqa: E731
+        return cls(method=method, information_fraction=nan(), p_value=nan(), ci_lower=nan(), ci_upper=nan(),
+                   boundary=nan(), crossed=np.zeros(R, bool), mixing_sd=nan(), mixing_undefined=np.zeros(R, bool))
+
+    def scatter(self, rows: np.ndarray, sub: "_Sequential") -> None:
+        """Write the results ``sub`` of the subset ``rows`` into these (full-length) results."""
+        for name in ("information_fraction", "p_value", "ci_lower", "ci_upper", "boundary", "crossed",
+                     "mixing_sd", "mixing_undefined"):
+            getattr(self, name)[rows] = getattr(sub, name)
+
 
 def _first_look_value(group, days, value, valid):
     """Per row, ``value`` at its group's earliest valid row (NaN if none)."""
@@ -709,16 +796,13 @@ def _first_look_value(group, days, value, valid):
     return base[g]
 
 
-def _sequential(*, method, group, days, d_eff, d_se, ref_mean, ok, alpha, effect_of_interest, mixing_sd, looks,
-                start_day, end_day, family, in_family) -> _Sequential:
+def _sequential(*, method, group, days, d_eff, d_se, ok, alpha, effect_of_interest, mixing_sd, looks,
+                start_day, end_day, family_size) -> _Sequential:
     """mSPRT (Johari et al. 2017) and Lan-DeMets O'Brien-Fleming group-sequential results per row;
     rows of other methods get NaN. ``group`` identifies one experiment x metric x arm x slice across
-    analysis dates (the sequence of looks)."""
-    R = len(method)
-    nan = np.full(R, np.nan)
-    res = _Sequential(method=method, information_fraction=nan.copy(), p_value=nan.copy(), ci_lower=nan.copy(),
-                      ci_upper=nan.copy(), boundary=nan.copy(), crossed=np.zeros(R, bool), mixing_sd=nan.copy(),
-                      mixing_undefined=np.zeros(R, bool))
+    analysis dates (the sequence of looks); ``family_size`` is the row's multiple-testing family size
+    (used by group-sequential rows)."""
+    res = _Sequential.empty(method)
     with np.errstate(all="ignore"):
         duration = end_day - start_day + 1.0
         elapsed = days - start_day + 1.0
@@ -749,7 +833,7 @@ def _sequential(*, method, group, days, d_eff, d_se, ref_mean, ok, alpha, effect
     # alpha / m (Bonferroni over the m members of the multiple-testing family)
     gsel = np.flatnonzero(method == 1)
     if gsel.size:
-        size = np.bincount(family, weights=in_family.astype(float), minlength=int(family.max()) + 1)[family]
+        size = family_size
         k_looks = looks[gsel]
         dur, el = duration[gsel], elapsed[gsel]
         with np.errstate(all="ignore"):

@@ -298,7 +298,7 @@ def main(argv=None) -> int:
     ap.add_argument("--keep-database", action="store_true", help="keep the last full build's DuckDB file")
     ap.add_argument("--revision", help="take the dbt project from this git revision (default: working tree)")
     ap.add_argument("--threads", type=int, default=int(os.environ.get("EXP_DUCKDB_THREADS", os.cpu_count() or 2)))
-    ap.add_argument("--memory-limit", default=os.environ.get("EXP_DUCKDB_MEMORY_LIMIT", "8GB"))
+    ap.add_argument("--memory-limit", default=os.environ.get("EXP_DUCKDB_MEMORY_LIMIT", "6GB"))
     ap.add_argument("--cluster-experiments-max-units", type=int, default=1_000_000,
                     help="run cluster-experiments (pandas rows) only up to this many units (M)")
     a = ap.parse_args(argv)

@@ -278,7 +278,7 @@ def main(argv=None) -> None:
     ap.add_argument("--as-of", default="2026-01-30")
     ap.add_argument("--run", action="store_true", help="run it (else print the SQL)")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--memory-limit", default="8GB")
+    ap.add_argument("--memory-limit", default="6GB")
     ap.add_argument("--json-out", help="write {rows, query_s} here")
     a = ap.parse_args(argv)
     if not a.run:

@@ -5,32 +5,42 @@ with valid_rows as (
     where rejection_reason is null
 ),
 
-ranked_rows as (
+unit_summary as (
     select
-        valid_rows.*,
+        valid_rows.experiment_id,
+        valid_rows.unit_id,
+        count(*) as n_exposure_rows,
+        min(valid_rows.variant_id) <> max(valid_rows.variant_id) as has_multiple_variants,
+        max(case when valid_rows.is_internal then 1 else 0 end) = 1 as has_internal_row,
+        max(case when valid_rows.is_bot then 1 else 0 end) = 1 as has_bot_row,
+        min(valid_rows.exposed_at) as first_exposed_at
+    from valid_rows
+    group by valid_rows.experiment_id, valid_rows.unit_id
+),
+
+first_rows as (
+    -- the unit's rows at its first exposure instant (one, except for exact ties, broken by the
+    -- dimensions and the variant); ranking only these keeps the sort small
+    select
+        valid_rows.experiment_id,
+        valid_rows.unit_id,
+        valid_rows.variant_id,
+        valid_rows.platform,
+        valid_rows.country,
+        valid_rows.city,
         row_number() over (
             partition by valid_rows.experiment_id, valid_rows.unit_id
             order by
-                valid_rows.exposed_at,
                 valid_rows.platform,
                 valid_rows.country,
                 valid_rows.city,
                 valid_rows.variant_id
         ) as exposure_rank
     from valid_rows
-),
-
-unit_summary as (
-    select
-        valid_rows.experiment_id,
-        valid_rows.unit_id,
-        count(*) as n_exposure_rows,
-        count(distinct valid_rows.variant_id) as n_variants,
-        max(case when valid_rows.is_internal then 1 else 0 end) = 1 as has_internal_row,
-        max(case when valid_rows.is_bot then 1 else 0 end) = 1 as has_bot_row,
-        min(valid_rows.exposed_at) as first_exposed_at
-    from valid_rows
-    group by valid_rows.experiment_id, valid_rows.unit_id
+    inner join unit_summary
+        on valid_rows.experiment_id = unit_summary.experiment_id
+        and valid_rows.unit_id = unit_summary.unit_id
+        and valid_rows.exposed_at = unit_summary.first_exposed_at
 )
 
 select
@@ -43,14 +53,13 @@ select
     first_rows.country,
     first_rows.city,
     unit_summary.n_exposure_rows,
-    unit_summary.n_variants,
     case
         when unit_summary.has_internal_row then 'internal_traffic'
         when unit_summary.has_bot_row then 'bot_traffic'
-        when unit_summary.n_variants > 1 then 'multiple_variants'
+        when unit_summary.has_multiple_variants then 'multiple_variants'
     end as exclusion_reason
 from unit_summary
-inner join ranked_rows as first_rows
+inner join first_rows
     on unit_summary.experiment_id = first_rows.experiment_id
     and unit_summary.unit_id = first_rows.unit_id
     and first_rows.exposure_rank = 1

@@ -3,9 +3,10 @@
 -- of an analysed unit is matched to the windows of the experiment's metrics that use its name.
 --   period 'post':         t0 <= event_at < t0 + window            (activity_date = event day)
 --   period 'after_window': t0 + window <= event_at                  (activity_date = event day;
---                          not attributed, counted in fct_quarantine)
+--                          not attributed, counted in fct_quarantine; only for the event's
+--                          counting window, see int_experiment_event_windows)
 --   period 'pre':          t0 - greatest(pre_period_days, 1 day) <= event_at < t0
---                          (activity_date null). event_count / value_sum / value_count cover the
+--                          (activity_date = the unit's exposure date). event_count / value_sum / value_count cover the
 --                          pre-period only (the CUPED covariate); near_exposure_count counts the
 --                          events in the last day before t0 (health check: events before exposure).
 -- Incremental (macros/incremental.sql): rows dated on or after R are recomputed, and all rows of
@@ -56,6 +57,7 @@ matched as (
         event_windows.event_name,
         event_windows.attribution_window_days,
         event_windows.pre_period_days,
+        event_windows.is_counting_window,
         case
             when events.event_at >= units.first_exposed_at
                 and events.event_at < {{ add_days('units.first_exposed_at', 'event_windows.attribution_window_days') }}
@@ -69,6 +71,7 @@ matched as (
             as is_in_pre_period,
         events.event_at >= {{ add_days('units.first_exposed_at', -1) }} as is_near_exposure,
         cast(events.event_at as date) as event_date,
+        cast(units.first_exposed_at as date) as exposure_date,
         events.value
     from events
     inner join units
@@ -81,7 +84,13 @@ matched as (
 kept as (
     select matched.*
     from matched
-    where matched.period is not null
+    where (
+        matched.period = 'post'
+        -- the CUPED covariate; the last day before exposure is counted for one window per event
+        or (matched.period = 'pre' and (matched.pre_period_days > 0 or matched.is_counting_window))
+        -- only counted (fct_quarantine), once per event: in its longest window
+        or (matched.period = 'after_window' and matched.is_counting_window)
+    )
     {%- if is_incremental() %}
         and (
             (matched.period <> 'pre' and matched.event_date >= {{ recompute_from_date() }})
@@ -97,7 +106,7 @@ select
     kept.attribution_window_days,
     kept.pre_period_days,
     kept.period,
-    case when kept.period <> 'pre' then kept.event_date end as activity_date,
+    case when kept.period = 'pre' then kept.exposure_date else kept.event_date end as activity_date,
     count(case when kept.period <> 'pre' or kept.is_in_pre_period then 1 end) as event_count,
     coalesce(
         sum(case when kept.period <> 'pre' or kept.is_in_pre_period then {{ to_exact('kept.value') }} end),
@@ -114,4 +123,4 @@ group by
     kept.attribution_window_days,
     kept.pre_period_days,
     kept.period,
-    case when kept.period <> 'pre' then kept.event_date end
+    case when kept.period = 'pre' then kept.exposure_date else kept.event_date end

@@ -46,10 +46,8 @@ daily_events as (
     -- exposure day
     select
         unit_days.experiment_id,
-        case
-            when unit_days.period = 'pre' then units.exposure_date
-            else unit_days.activity_date
-        end as activity_date,
+        -- pre rows are dated on the unit's exposure date
+        unit_days.activity_date,
         sum(case when unit_days.period = 'post' then unit_days.event_count else 0 end) as n_events_post,
         sum(case when unit_days.period = 'pre' then unit_days.near_exposure_count else 0 end)
             as n_events_before_exposure
@@ -59,16 +57,10 @@ daily_events as (
         and unit_days.event_name = event_windows_counted.event_name
         and unit_days.attribution_window_days = event_windows_counted.attribution_window_days
         and unit_days.pre_period_days = event_windows_counted.pre_period_days
-    inner join {{ ref('fct_exposures') }} as units
-        on unit_days.experiment_id = units.experiment_id
-        and unit_days.unit_id = units.unit_id
     where unit_days.period in ('post', 'pre')
     group by
         unit_days.experiment_id,
-        case
-            when unit_days.period = 'pre' then units.exposure_date
-            else unit_days.activity_date
-        end
+        unit_days.activity_date
 ),
 
 slice_srm as (
