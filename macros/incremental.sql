@@ -74,15 +74,6 @@
     {%- endif %}
 {%- endmacro %}
 
-{#- Incremental runs: a date before R becomes the carry day R - 1 (full refresh: unchanged). -#}
-{% macro carry_date(date_expression, recompute_from) -%}
-    case
-        when {{ date_expression }} < {{ recompute_from }}
-            then cast({{ dbt.dateadd('day', -1, recompute_from) }} as date)
-        else {{ date_expression }}
-    end
-{%- endmacro %}
-
 {#- This run's start (UTC) as a timestamp literal: marks the rows a run appended. -#}
 {% macro run_loaded_at() -%}
     cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp)

@@ -1,8 +1,9 @@
 -- Grain: one row per (experiment_id, metric_id, unit_id, activity_date, is_pre_period_entry, sign).
---   is_pre_period_entry 0: a day on which the unit's cumulative metric value changes; carries the
---                          value after (num_value, den_value) and before that day (previous_*).
+--   is_pre_period_entry 0: a day with post-period events of the metric; num_raw / den_raw are the
+--                          day's raw change (exact), num_value / den_value the unit's transformed
+--                          value after that day and previous_* before it.
 --   is_pre_period_entry 1: the unit has pre-period events (CUPED covariate); activity_date is its
---                          exposure date, num/den values are 0 (no change).
+--                          exposure date, raw changes and values are 0 (no change).
 --   sign -1:               an exclusion reversal (see below); +1 otherwise.
 -- Every row carries the unit's pre-period values (pre_num_value, pre_den_value; 0 without a
 -- pre-period) and its variant and slice columns.
@@ -18,10 +19,11 @@
 -- metric have no row here.
 --
 -- Incremental (macros/incremental.sql): rows dated on or after R are recomputed for the units
--- active on or after R, starting from each unit's cumulative value before R (its earlier event
--- days collapsed into one carry day R - 1, not written). A unit excluded by exposure rows that
--- arrived on or after R gets sign -1 copies of its earlier rows that are not cancelled yet, so
--- every sum downstream equals a full refresh.
+-- active on or after R from the event days on or after R, starting from each unit's total before
+-- R: the sum of its stored raw changes (one carry day R - 1, not written), so a daily run reads
+-- only the new event days and this table, never the event history. A unit excluded by exposure
+-- rows that arrived on or after R gets sign -1 copies of its earlier rows that are not cancelled
+-- yet, so every sum downstream equals a full refresh.
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
@@ -86,13 +88,13 @@ units as (
 ),
 
 component_values as (
-    -- Raw (untransformed) numerator and denominator per unit, metric, period and day; days
-    -- before R (incremental runs) collapse into one carry day, R - 1.
+    -- Raw (untransformed) numerator and denominator per unit, metric, period and day (incremental
+    -- runs: only the days on or after R; pre rows are dated on the exposure date)
     select
         units.unit_key,
         definitions.metric_key,
         event_days.period,
-        {{ carry_date('event_days.activity_date', recompute_from) }} as activity_date,
+        event_days.activity_date,
         {{ component_measure_sum('event_days', 'definitions.num_event', 'definitions.num_measure') }}
             as num_raw,
         {{ component_measure_sum('event_days', 'definitions.den_event', 'definitions.den_measure') }}
@@ -109,56 +111,120 @@ component_values as (
             event_days.event_name = definitions.num_event
             or event_days.event_name = definitions.den_event
         )
-    where event_days.period = 'post'
+    where (
+        event_days.period = 'post'
         or (event_days.period = 'pre' and event_days.pre_period_days > 0)
+    )
+    {%- if incremental %}
+        and event_days.activity_date >= {{ recompute_from }}
+    {%- endif %}
     group by
         units.unit_key,
         definitions.metric_key,
         event_days.period,
-        {{ carry_date('event_days.activity_date', recompute_from) }}
+        event_days.activity_date
 ),
 
 pre_values as (
-    -- the CUPED covariate: one row per unit and metric with pre-period events
+    -- the CUPED covariate (transformed like the metric): one row per unit and metric with
+    -- pre-period events
     select
         component_values.unit_key,
         component_values.metric_key,
-        component_values.num_raw as pre_num_raw,
-        component_values.den_raw as pre_den_raw
+        {{ unit_value('component_values.num_raw', 'definitions.num_is_indicator', 'definitions.num_cap') }}
+            as pre_num_value,
+        {{ unit_value('component_values.den_raw', 'definitions.den_is_indicator', 'definitions.den_cap') }}
+            as pre_den_value
     from component_values
+    inner join definitions
+        on component_values.metric_key = definitions.metric_key
     where component_values.period = 'pre'
+    {%- if incremental %}
+    union all
+    -- units exposed before R: the covariate stored with their pre_period row
+    select
+        units.unit_key,
+        definitions.metric_key,
+        previous.pre_num_value,
+        previous.pre_den_value
+    from {{ this }} as previous
+    inner join units
+        on previous.experiment_id = units.experiment_id
+        and previous.unit_id = units.unit_id
+    inner join definitions
+        on previous.experiment_id = definitions.experiment_id
+        and previous.metric_id = definitions.metric_id
+    where previous.is_pre_period_entry = 1
+        and previous.sign = 1
+    {%- endif %}
 ),
 
-cumulative as (
-    -- the unit's running total after each day with post-period events (one sort, integer keys)
+daily_changes as (
     select
         component_values.unit_key,
         component_values.metric_key,
         component_values.activity_date,
         component_values.num_raw,
-        component_values.den_raw,
-        sum(component_values.num_raw) over (
-            partition by component_values.unit_key, component_values.metric_key
-            order by component_values.activity_date
-            rows between unbounded preceding and current row
-        ) as num_cumulative,
-        sum(component_values.den_raw) over (
-            partition by component_values.unit_key, component_values.metric_key
-            order by component_values.activity_date
-            rows between unbounded preceding and current row
-        ) as den_cumulative
+        component_values.den_raw
     from component_values
     where component_values.period = 'post'
+    {%- if incremental %}
+    union all
+    -- the unit's total before R (the stored daily raw changes; the table holds no row on or
+    -- after R at this point) as one carry day, R - 1
+    select
+        units.unit_key,
+        definitions.metric_key,
+        cast({{ dbt.dateadd('day', -1, recompute_from) }} as date) as activity_date,
+        sum(previous.sign * previous.num_raw) as num_raw,
+        sum(previous.sign * previous.den_raw) as den_raw
+    from {{ this }} as previous
+    inner join units
+        on previous.experiment_id = units.experiment_id
+        and previous.unit_id = units.unit_id
+    inner join definitions
+        on previous.experiment_id = definitions.experiment_id
+        and previous.metric_id = definitions.metric_id
+    where previous.is_pre_period_entry = 0
+    group by
+        units.unit_key,
+        definitions.metric_key
+    {%- endif %}
+),
+
+cumulative as (
+    -- the unit's running total after each day with post-period events (one sort, integer keys)
+    select
+        daily_changes.unit_key,
+        daily_changes.metric_key,
+        daily_changes.activity_date,
+        daily_changes.num_raw,
+        daily_changes.den_raw,
+        sum(daily_changes.num_raw) over (
+            partition by daily_changes.unit_key, daily_changes.metric_key
+            order by daily_changes.activity_date
+            rows between unbounded preceding and current row
+        ) as num_cumulative,
+        sum(daily_changes.den_raw) over (
+            partition by daily_changes.unit_key, daily_changes.metric_key
+            order by daily_changes.activity_date
+            rows between unbounded preceding and current row
+        ) as den_cumulative
+    from daily_changes
 ),
 
 value_rows as (
     -- Per-unit values: conversion as an indicator, winsorisation cap on the unit total; the value
     -- the day before is the running total without this day (exact), transformed the same way.
+    -- Every day with a raw change is kept (even if the transformed value does not move), so the
+    -- stored raw changes add up to the unit's total for the next incremental run's carry.
     select
         cumulative.unit_key,
         cumulative.metric_key,
         cumulative.activity_date,
         0 as is_pre_period_entry,
+        cumulative.num_raw,
+        cumulative.den_raw,
         {{ unit_value('cumulative.num_cumulative', 'definitions.num_is_indicator', 'definitions.num_cap') }}
             as num_value,
         {{ unit_value('cumulative.num_cumulative - cumulative.num_raw', 'definitions.num_is_indicator', 'definitions.num_cap') }}
@@ -167,10 +233,8 @@ value_rows as (
             as den_value,
         {{ unit_value('cumulative.den_cumulative - cumulative.den_raw', 'definitions.den_is_indicator', 'definitions.den_cap') }}
             as previous_den_value,
-        {{ unit_value('coalesce(pre_values.pre_num_raw, 0)', 'definitions.num_is_indicator', 'definitions.num_cap') }}
-            as pre_num_value,
-        {{ unit_value('coalesce(pre_values.pre_den_raw, 0)', 'definitions.den_is_indicator', 'definitions.den_cap') }}
-            as pre_den_value
+        coalesce(pre_values.pre_num_value, 0) as pre_num_value,
+        coalesce(pre_values.pre_den_value, 0) as pre_den_value
     from cumulative
     inner join definitions
         on cumulative.metric_key = definitions.metric_key
@@ -178,6 +242,7 @@ value_rows as (
         on cumulative.unit_key = pre_values.unit_key
         and cumulative.metric_key = pre_values.metric_key
     where cumulative.activity_date >= {{ recompute_from }}
+        and (cumulative.num_raw <> 0 or cumulative.den_raw <> 0)
 ),
 
 pre_period_rows as (
@@ -187,14 +252,14 @@ pre_period_rows as (
         pre_values.metric_key,
         units.exposure_date as activity_date,
         1 as is_pre_period_entry,
+        {{ to_exact(0) }} as num_raw,
+        {{ to_exact(0) }} as den_raw,
         0.0 as num_value,
         0.0 as previous_num_value,
         0.0 as den_value,
         0.0 as previous_den_value,
-        {{ unit_value('pre_values.pre_num_raw', 'definitions.num_is_indicator', 'definitions.num_cap') }}
-            as pre_num_value,
-        {{ unit_value('pre_values.pre_den_raw', 'definitions.den_is_indicator', 'definitions.den_cap') }}
-            as pre_den_value
+        pre_values.pre_num_value,
+        pre_values.pre_den_value
     from pre_values
     inner join definitions
         on pre_values.metric_key = definitions.metric_key
@@ -206,8 +271,6 @@ pre_period_rows as (
 
 changed_rows as (
     select * from value_rows
-    where value_rows.num_value <> value_rows.previous_num_value
-        or value_rows.den_value <> value_rows.previous_den_value
     union all
     select * from pre_period_rows
 ),
@@ -224,6 +287,8 @@ new_rows as (
         changed_rows.activity_date,
         cast(1 as integer) as sign,
         cast(changed_rows.is_pre_period_entry as integer) as is_pre_period_entry,
+        {{ to_exact('changed_rows.num_raw') }} as num_raw,
+        {{ to_exact('changed_rows.den_raw') }} as den_raw,
         {%- for column in value_columns %}
         cast(changed_rows.{{ column }} as double) as {{ column }}{{ "," if not loop.last }}
         {%- endfor %}
@@ -249,6 +314,8 @@ reversals as (
         previous.activity_date,
         cast(-sum(previous.sign) as integer) as sign,
         previous.is_pre_period_entry,
+        previous.num_raw,
+        previous.den_raw,
         {%- for column in value_columns %}
         previous.{{ column }}{{ "," if not loop.last }}
         {%- endfor %}
@@ -276,6 +343,8 @@ reversals as (
         previous.city,
         previous.activity_date,
         previous.is_pre_period_entry,
+        previous.num_raw,
+        previous.den_raw,
         {%- for column in value_columns %}
         previous.{{ column }}{{ "," if not loop.last }}
         {%- endfor %}
