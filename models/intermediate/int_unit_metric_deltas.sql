@@ -38,7 +38,7 @@
 
 
 with definitions as (
-    -- an integer key per (experiment, metric): the window and joins below partition on integers
+    -- an integer key per (experiment, metric): narrower window partitions and joins
     select
         defined.*,
         row_number() over (order by defined.experiment_id, defined.metric_id) as metric_key
@@ -69,7 +69,6 @@ active_units as (
 {%- endif %}
 
 units as (
-    -- an integer key per (experiment, unit), deterministic within the run
     select
         analysed.experiment_id,
         analysed.unit_id,
@@ -77,8 +76,7 @@ units as (
         analysed.platform,
         analysed.country,
         analysed.city,
-        analysed.exposure_date,
-        row_number() over (order by analysed.experiment_id, analysed.unit_id) as unit_key
+        analysed.exposure_date
     from all_units as analysed
     {%- if incremental %}
     inner join active_units
@@ -91,7 +89,8 @@ component_values as (
     -- Raw (untransformed) numerator and denominator per unit, metric, period and day (incremental
     -- runs: only the days on or after R; pre rows are dated on the exposure date)
     select
-        units.unit_key,
+        event_days.experiment_id,
+        event_days.unit_id,
         definitions.metric_key,
         event_days.period,
         event_days.activity_date,
@@ -100,9 +99,11 @@ component_values as (
         {{ component_measure_sum('event_days', 'definitions.den_event', 'definitions.den_measure') }}
             as den_raw
     from {{ ref('int_unit_event_days') }} as event_days
+    {%- if incremental %}
     inner join units
         on event_days.experiment_id = units.experiment_id
         and event_days.unit_id = units.unit_id
+    {%- endif %}
     inner join definitions
         on event_days.experiment_id = definitions.experiment_id
         and event_days.attribution_window_days = definitions.attribution_window_days
@@ -119,7 +120,8 @@ component_values as (
         and event_days.activity_date >= {{ recompute_from }}
     {%- endif %}
     group by
-        units.unit_key,
+        event_days.experiment_id,
+        event_days.unit_id,
         definitions.metric_key,
         event_days.period,
         event_days.activity_date
@@ -129,7 +131,8 @@ pre_values as (
     -- the CUPED covariate (transformed like the metric): one row per unit and metric with
     -- pre-period events
     select
-        component_values.unit_key,
+        component_values.experiment_id,
+        component_values.unit_id,
         component_values.metric_key,
         {{ unit_value('component_values.num_raw', 'definitions.num_is_indicator', 'definitions.num_cap') }}
             as pre_num_value,
@@ -143,7 +146,8 @@ pre_values as (
     union all
     -- units exposed before R: the covariate stored with their pre_period row
     select
-        units.unit_key,
+        units.experiment_id,
+        units.unit_id,
         definitions.metric_key,
         previous.pre_num_value,
         previous.pre_den_value
@@ -161,7 +165,8 @@ pre_values as (
 
 daily_changes as (
     select
-        component_values.unit_key,
+        component_values.experiment_id,
+        component_values.unit_id,
         component_values.metric_key,
         component_values.activity_date,
         component_values.num_raw,
@@ -173,7 +178,8 @@ daily_changes as (
     -- the unit's total before R (the stored daily raw changes; the table holds no row on or
     -- after R at this point) as one carry day, R - 1
     select
-        units.unit_key,
+        units.experiment_id,
+        units.unit_id,
         definitions.metric_key,
         cast({{ dbt.dateadd('day', -1, recompute_from) }} as date) as activity_date,
         sum(previous.sign * previous.num_raw) as num_raw,
@@ -187,26 +193,28 @@ daily_changes as (
         and previous.metric_id = definitions.metric_id
     where previous.is_pre_period_entry = 0
     group by
-        units.unit_key,
+        units.experiment_id,
+        units.unit_id,
         definitions.metric_key
     {%- endif %}
 ),
 
 cumulative as (
-    -- the unit's running total after each day with post-period events (one sort, integer keys)
+    -- the unit's running total after each day with post-period events (one sort)
     select
-        daily_changes.unit_key,
+        daily_changes.experiment_id,
+        daily_changes.unit_id,
         daily_changes.metric_key,
         daily_changes.activity_date,
         daily_changes.num_raw,
         daily_changes.den_raw,
         sum(daily_changes.num_raw) over (
-            partition by daily_changes.unit_key, daily_changes.metric_key
+            partition by daily_changes.experiment_id, daily_changes.unit_id, daily_changes.metric_key
             order by daily_changes.activity_date
             rows between unbounded preceding and current row
         ) as num_cumulative,
         sum(daily_changes.den_raw) over (
-            partition by daily_changes.unit_key, daily_changes.metric_key
+            partition by daily_changes.experiment_id, daily_changes.unit_id, daily_changes.metric_key
             order by daily_changes.activity_date
             rows between unbounded preceding and current row
         ) as den_cumulative
@@ -219,7 +227,8 @@ value_rows as (
     -- Every day with a raw change is kept (even if the transformed value does not move), so the
     -- stored raw changes add up to the unit's total for the next incremental run's carry.
     select
-        cumulative.unit_key,
+        cumulative.experiment_id,
+        cumulative.unit_id,
         cumulative.metric_key,
         cumulative.activity_date,
         0 as is_pre_period_entry,
@@ -239,7 +248,8 @@ value_rows as (
     inner join definitions
         on cumulative.metric_key = definitions.metric_key
     left join pre_values
-        on cumulative.unit_key = pre_values.unit_key
+        on cumulative.experiment_id = pre_values.experiment_id
+        and cumulative.unit_id = pre_values.unit_id
         and cumulative.metric_key = pre_values.metric_key
     where cumulative.activity_date >= {{ recompute_from }}
         and (cumulative.num_raw <> 0 or cumulative.den_raw <> 0)
@@ -248,7 +258,8 @@ value_rows as (
 pre_period_rows as (
     -- on the exposure date: the unit counts towards n_units_with_pre_period and the pre moments
     select
-        pre_values.unit_key,
+        pre_values.experiment_id,
+        pre_values.unit_id,
         pre_values.metric_key,
         units.exposure_date as activity_date,
         1 as is_pre_period_entry,
@@ -264,7 +275,8 @@ pre_period_rows as (
     inner join definitions
         on pre_values.metric_key = definitions.metric_key
     inner join units
-        on pre_values.unit_key = units.unit_key
+        on pre_values.experiment_id = units.experiment_id
+        and pre_values.unit_id = units.unit_id
     where definitions.has_pre_period
         and units.exposure_date >= {{ recompute_from }}
 ),
@@ -294,7 +306,8 @@ new_rows as (
         {%- endfor %}
     from changed_rows
     inner join units
-        on changed_rows.unit_key = units.unit_key
+        on changed_rows.experiment_id = units.experiment_id
+        and changed_rows.unit_id = units.unit_id
     inner join definitions
         on changed_rows.metric_key = definitions.metric_key
 )
