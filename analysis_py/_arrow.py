@@ -101,28 +101,44 @@ def combine_codes(*codes: np.ndarray) -> np.ndarray:
     """Non-negative int64 ids of the tuples of code arrays (each code >= -1). Ids are the
     mixed-radix combination when that stays below 4·len (so arrays indexed by id stay small),
     otherwise they are re-densified with a hash factorisation."""
-    key = codes[0].astype(np.int64) + 1
+    key = codes[0].astype(np.int64)  # a copy
+    key += 1
     hi = int(key.max(initial=0)) + 1
     for c in codes[1:]:
         radix = int(c.max(initial=-1)) + 2
         if hi * radix >= 2**62:
             key = pd.factorize(key)[0].astype(np.int64)
             hi = int(key.max(initial=0)) + 1
-        key = key * radix + (c.astype(np.int64) + 1)
+        key *= radix  # in place: one temporary for the whole combination
+        key += c
+        key += 1
         hi *= radix
     if hi > 4 * len(key) + 1024:
         key = pd.factorize(key)[0].astype(np.int64)
     return key
 
 
+#: take_or_null builds a run-end encoded result when there are at most len / this many runs
+_RUNS_PER_ROW_MAX = 16
+
+
 def take_or_null(arr: pa.Array, idx: np.ndarray) -> pa.Array:
-    """arr[idx] with null where idx < 0."""
+    """arr[idx] with null where idx < 0. Indices in long runs (values repeated along sorted
+    keys) take one value per run and expand the runs (Arrow's run-end decoding beats a take)."""
     idx = np.asarray(idx, dtype=np.int64)
     if len(arr) == 0:
         return pa.nulls(len(idx), arr.type)
+    n = len(idx)
+    if n >= 4096 and n < 2**31:
+        change = np.flatnonzero(idx[1:] != idx[:-1]) + 1
+        if change.size * _RUNS_PER_ROW_MAX <= n:
+            values = take_or_null(arr, idx[np.r_[0, change]])
+            ends = pa.array(np.r_[change, n].astype(np.int32))
+            return pc.run_end_decode(pa.RunEndEncodedArray.from_arrays(ends, values))
     neg = idx < 0
-    ind = pa.array(np.where(neg, 0, idx), type=pa.int64(), mask=neg if neg.any() else None)
-    return pc.take(arr, ind)
+    if not neg.any():
+        return pc.take(arr, pa.array(idx, type=pa.int64()))
+    return pc.take(arr, pa.array(np.where(neg, 0, idx), type=pa.int64(), mask=neg))
 
 
 def float_out(x: np.ndarray) -> pa.Array:
@@ -137,9 +153,14 @@ def float_out(x: np.ndarray) -> pa.Array:
 
 
 def int_out(x: np.ndarray) -> pa.Array:
+    """int64 Array of float ``x`` (whole numbers) with NaN / ±inf -> null."""
     x = np.asarray(x, dtype=np.float64)
     ok = np.isfinite(x)
-    return pa.array(np.where(ok, x, 0).astype(np.int64), type=pa.int64(), mask=~ok)
+    if ok.all():
+        return pa.array(x.astype(np.int64), type=pa.int64())
+    values = np.where(ok, x, 0).astype(np.int64)
+    return pa.Array.from_buffers(pa.int64(), x.size, [pa.py_buffer(np.packbits(ok, bitorder="little")),
+                                                      pa.py_buffer(values)])
 
 
 def labels_out(codes: np.ndarray, labels) -> pa.Array:
@@ -152,18 +173,38 @@ def bool_out(x: np.ndarray, null_mask=None) -> pa.Array:
     return pa.array(np.asarray(x, dtype=bool), type=pa.bool_(), mask=null_mask)
 
 
+#: _encode_runs hashes only the run heads when at most this share of adjacent values differ
+_RUNS_MAX_SHARE = 0.25
+
+
+def _encode_runs(arr: pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """(int64 codes with -1 for null, dictionary in order of first appearance), like
+    ``pc.dictionary_encode``. Columns made of long runs of one value (sorted or grouped keys) are
+    encoded by comparing neighbours and hashing one value per run, which is cheaper."""
+    n = len(arr)
+    if n >= 4096 and not arr.null_count:
+        head = arr.slice(0, 4096)  # cheap sample: are there long runs at all?
+        if pc.sum(pc.not_equal(head.slice(1), head.slice(0, 4095))).as_py() <= _RUNS_MAX_SHARE * 4095:
+            change = pc.not_equal(arr.slice(1), arr.slice(0, n - 1)).to_numpy(zero_copy_only=False)
+            starts = np.r_[0, np.flatnonzero(change) + 1]
+            if starts.size <= _RUNS_MAX_SHARE * n:
+                enc = pc.dictionary_encode(arr.take(pa.array(starts)))
+                run_codes = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+                return np.repeat(run_codes, np.diff(np.r_[starts, n])), enc.dictionary
+    enc = pc.dictionary_encode(arr)
+    idx = enc.indices
+    if idx.null_count:
+        idx = pc.fill_null(idx, -1)
+    return idx.to_numpy(zero_copy_only=False).astype(np.int64), enc.dictionary
+
+
 def sort_codes(arr) -> tuple[np.ndarray, pa.Array]:
     """(codes, dictionary) of an Array: int64 codes (-1 for null) numbering the distinct values in
     the ascending order of Arrow's sort (the order :func:`canonical_order` uses), and the distinct
     values in that order. One hash pass over the rows; only the small dictionary is sorted."""
     if pa.types.is_dictionary(arr.type):
         arr = arr.dictionary_decode()
-    enc = pc.dictionary_encode(arr)
-    idx = enc.indices
-    if idx.null_count:
-        idx = pc.fill_null(idx, -1)
-    codes = idx.to_numpy(zero_copy_only=False).astype(np.int64)
-    dictionary = enc.dictionary
+    codes, dictionary = _encode_runs(arr)
     order = pc.sort_indices(dictionary).to_numpy(zero_copy_only=False).astype(np.int64)
     if np.any(order != np.arange(order.size)):
         rank = np.empty(order.size + 1, dtype=np.int64)
@@ -178,17 +219,21 @@ def sort_permutation(codes: list[np.ndarray], sizes: list[int]) -> np.ndarray | 
     """Stable permutation sorting rows by the tuple of ``codes`` (each in 0..size-1, or -1 for
     null, which sorts last like Arrow's default), or None when the rows are already sorted.
     Equals ``pc.sort_indices`` of the key columns when the codes come from :func:`sort_codes`."""
-    key = None
+    key, hi = None, 1
     for c, size in zip(codes, sizes):
         radix = size + 1
-        part = np.where(c < 0, size, c)  # nulls last
-        if key is None:
-            key, hi = part, radix
-        elif hi * radix < 2**62:
-            key, hi = key * radix + part, hi * radix
-        else:  # too wide for one int64 key: a (stable) lexsort of all columns
+        if hi * radix >= 2**62:  # too wide for one int64 key: a (stable) lexsort of all columns
             cols = [np.where(x < 0, n, x) for x, n in zip(codes, sizes)]
             return np.lexsort(cols[::-1])
+        if key is None:
+            key = c.astype(np.int64)  # a copy, then updated in place
+        else:
+            key *= radix
+            key += c
+        hi *= radix
+        neg = c < 0
+        if neg.any():
+            key[neg] += radix  # null (-1) -> size: sorts last
     if key is None or key.size < 2 or bool(np.all(key[1:] >= key[:-1])):
         return None
     return np.argsort(key, kind="stable")

@@ -485,14 +485,14 @@ def normal_posterior_difference(estimate, std_error, prior_sd=np.inf, prior_mean
 
 def normal_flat_prior_better_and_loss(estimate, std_error) -> tuple[np.ndarray, np.ndarray]:
     """``(prob_treatment_better, expected_loss_treatment)`` of :func:`normal_posterior_difference`
-    with its default flat prior: the same operations (bit-identical results) without the
-    credible interval and the control's loss, which the results pipeline does not report."""
+    with its default flat prior, bit for bit, without computing the credible interval and the
+    control's loss (the results pipeline reports neither)."""
     est, se = np.broadcast_arrays(as_float(estimate), as_float(std_error))
     with np.errstate(invalid="ignore", divide="ignore"):
         ok = (se > 0) & np.isfinite(se) & np.isfinite(est)
         prec_d = np.where(ok, 1.0 / np.where(ok, se, 1.0) ** 2, np.nan)
-        var = 1.0 / (prec_d + 0.0)
-        m = var * (est * prec_d + 0.0)
+        var = 1.0 / prec_d  # the flat prior adds precision 0 (+ 0.0 is exact here: prec_d > 0 or NaN)
+        m = var * (est * prec_d)  # (+ 0.0 would only turn -0.0 into 0.0: same r, loss and Φ(r))
         s = positive_sqrt(var)
         r = m / s
         phi = np.exp(-0.5 * r * r) / np.sqrt(2.0 * np.pi)

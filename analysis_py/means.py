@@ -62,6 +62,16 @@ def welch_ttest(
     NaN results when SE = 0 or either n < 2.
     """
     check_alternative(alternative)
+    diff, se, stat, df = _welch_statistic(mean_control, var_control, n_control, mean_treatment, var_treatment,
+                                          n_treatment)
+    p = t_p_value(stat, df, alternative)
+    crit = critical_value(as_float(alpha), alternative, df=df)
+    lo, hi = confidence_interval(diff, se, crit, alternative)
+    return TTestResult(diff, se, stat, df, p, lo, hi, crit)
+
+
+def _welch_statistic(mean_control, var_control, n_control, mean_treatment, var_treatment, n_treatment):
+    """(Δ, SE, t, Welch–Satterthwaite df) of :func:`welch_ttest`."""
     mc, vc, nc, mt, vt, nt = np.broadcast_arrays(
         *(as_float(a) for a in (mean_control, var_control, n_control, mean_treatment, var_treatment, n_treatment))
     )
@@ -74,10 +84,16 @@ def welch_ttest(
     stat = safe_divide(diff, se)
     denom = safe_divide(ac * ac, nc - 1.0) + safe_divide(at * at, nt - 1.0)
     df = np.where(np.isfinite(se), safe_divide(var * var, denom), np.nan)
-    p = t_p_value(stat, df, alternative)
-    crit = critical_value(as_float(alpha), alternative, df=df)
-    lo, hi = confidence_interval(diff, se, crit, alternative)
-    return TTestResult(diff, se, stat, df, p, lo, hi, crit)
+    return diff, se, stat, df
+
+
+def welch_p_value(mean_control, var_control, n_control, mean_treatment, var_treatment, n_treatment,
+                  alternative: str = "two-sided") -> np.ndarray:
+    """The p-value of :func:`welch_ttest` alone (skips the t quantile of the interval, which is
+    costly for small df)."""
+    check_alternative(alternative)
+    _, _, stat, df = _welch_statistic(mean_control, var_control, n_control, mean_treatment, var_treatment, n_treatment)
+    return t_p_value(stat, df, alternative)
 
 
 def z_test_difference(

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 from . import _arrow as A
 from .cuped import cuped_means, cuped_ratio
-from .means import welch_ttest, z_test_difference
+from .means import welch_p_value, welch_ttest, z_test_difference
 from .moments import PRECISION_LOSS_CONDITION, ArmSums, inconsistent_sums, reciprocals, var_r
 from ._common import critical_value, normal_p_value, normal_quantile
 from .moments import variance_from_sums as var_from
@@ -103,6 +103,40 @@ def _gather(a: np.ndarray, idx: np.ndarray, neg: np.ndarray | None) -> np.ndarra
     return out
 
 
+#: rows per block of the per-method statistics (their temporaries then stay in the CPU cache)
+BLOCK_ROWS = 32_768
+
+
+def _blocks(rows: np.ndarray) -> list[np.ndarray]:
+    """``rows`` in consecutive blocks of at most :data:`BLOCK_ROWS` (none when empty)."""
+    return [rows[i:i + BLOCK_ROWS] for i in range(0, len(rows), BLOCK_ROWS)]
+
+
+def _blockwise(f, *args: np.ndarray):
+    """``f(*args)`` for an elementwise ``f`` of equal-length 1-d arrays returning an array or a
+    tuple of arrays, evaluated in blocks of :data:`BLOCK_ROWS` rows (the same values)."""
+    n = len(args[0])
+    if n <= BLOCK_ROWS:
+        return f(*args)
+    parts = [f(*(a[i:i + BLOCK_ROWS] for a in args)) for i in range(0, n, BLOCK_ROWS)]
+    if isinstance(parts[0], tuple):
+        return tuple(np.concatenate(p) for p in zip(*parts))
+    return np.concatenate(parts)
+
+
+def _lookup(keys: np.ndarray, values: np.ndarray, query: np.ndarray, lo: int, hi: int, fill) -> np.ndarray:
+    """``values[i]`` where ``query == keys[i]`` (``keys`` sorted, unique), else ``fill``; keys and
+    queries lie in [lo, hi). A dense table when the range is small, else a binary search."""
+    if hi - lo <= 4 * len(query) + 1024:
+        table = np.full(hi - lo, fill, dtype=values.dtype)
+        table[keys - lo] = values
+        return table[query - lo]
+    if not len(keys):
+        return np.full(len(query), fill, dtype=values.dtype)
+    pos = np.clip(np.searchsorted(keys, query), 0, len(keys) - 1)
+    return np.where(keys[pos] == query, values[pos], fill)
+
+
 def _precision_loss(n, s, ss, var) -> np.ndarray:
     """Σy²/SS > PRECISION_LOSS_CONDITION for a positive variance (see moments module)."""
     with np.errstate(invalid="ignore"):
@@ -110,12 +144,17 @@ def _precision_loss(n, s, ss, var) -> np.ndarray:
 
 
 def _reason_strings(bits: np.ndarray) -> pa.Array:
-    inv, uniq = pd.factorize(bits)
+    """The '; '-joined reason names of each row's bits (null when there is none)."""
+    idx = np.full(len(bits), -1, dtype=np.int64)
+    nz = np.flatnonzero(bits)  # rows with a reason (usually few)
     labels = []
-    for u in uniq:  # loop over distinct bit patterns only (a handful), not rows
-        names = [name for name, _ in REASONS if int(u) & int(_BIT[name])]
-        labels.append("; ".join(names) if names else None)
-    return A.take_or_null(pa.array(labels, type=pa.string()), np.asarray(inv, dtype=np.int64))
+    if nz.size:
+        inv, uniq = pd.factorize(bits[nz])
+        for u in uniq:  # loop over distinct bit patterns only (a handful), not rows
+            names = [name for name, _ in REASONS if int(u) & int(_BIT[name])]
+            labels.append("; ".join(names) if names else None)
+        idx[nz] = inv
+    return A.take_or_null(pa.array(labels, type=pa.string()), idx)
 
 
 #: inputs with at least this many arm rows are split by experiment across threads
@@ -128,8 +167,8 @@ ARM_KEYS = ("experiment_id", "metric_id", "dimension_name", "dimension_value", "
 @dataclass
 class _ArmInput:
     """The arm statistics as numpy arrays, in the *input* row order (rows are never reordered:
-    each partition is a permutation ``rows`` into these arrays). String keys are int64 codes
-    (-1 null) into string dictionaries sorted like Arrow sorts them."""
+    each partition is a permutation ``rows`` into these arrays). Keys are int64 codes (-1 null)
+    into string dictionaries (for string key columns: in the order Arrow sorts them)."""
     codes: dict[str, np.ndarray]  #: experiment_id, metric_id, variant_id, dimension_name / _value
     dicts: dict[str, pa.Array]
     date: pa.Array  #: analysis_date as date32
@@ -138,7 +177,7 @@ class _ArmInput:
     sums: dict[str, np.ndarray]
 
 
-def _string_codes(codes: np.ndarray, dictionary: pa.Array, n: int) -> tuple[np.ndarray, pa.Array]:
+def _string_codes(codes: np.ndarray, dictionary: pa.Array) -> tuple[np.ndarray, pa.Array]:
     """Codes into the dictionary cast to strings, merging values whose string forms coincide
     (only possible for non-string key columns), so that equal strings share one code."""
     s = A.as_string(dictionary, len(dictionary))
@@ -154,21 +193,29 @@ def _arm_input(arm: pa.Table, map_columns) -> tuple[_ArmInput, list[np.ndarray],
     present (Arrow's order of the raw column values, for :func:`A.sort_permutation`)."""
     N = arm.num_rows
     present = [k for k in ARM_KEYS if k in arm.column_names]
-    encoded = dict(zip(present, map_columns(lambda k: A.sort_codes(A.column(arm, k)), present)))
-    sort_codes = [encoded[k][0] for k in present]
-    sort_sizes = [len(encoded[k][1]) for k in present]
+    raw_date = A.column(arm, "analysis_date")
+    date = A.as_date32(raw_date, N)
+    days = A.date_days(date, N)
+    # a date32 column without nulls: its day numbers already sort like the dates
+    day_codes = raw_date is not None and raw_date.type == pa.date32() and not raw_date.null_count and N > 0
+    to_encode = [k for k in present if not (k == "analysis_date" and day_codes)]
+    encoded = dict(zip(to_encode, map_columns(lambda k: A.sort_codes(A.column(arm, k)), to_encode)))
+    sizes = {k: len(d) for k, (_, d) in encoded.items()}
+    if day_codes:
+        lo = days.min()
+        encoded["analysis_date"] = ((days - lo).astype(np.int64), None)
+        sizes["analysis_date"] = int(days.max() - lo) + 1
     codes, dicts = {}, {}
     for k in ARM_KEYS:
         if k == "analysis_date":
             continue
         if k in encoded:
-            codes[k], dicts[k] = _string_codes(*encoded[k], N)
+            codes[k], dicts[k] = _string_codes(*encoded[k])
         else:
             codes[k], dicts[k] = np.full(N, -1, dtype=np.int64), pa.array([], type=pa.string())
-    date = A.as_date32(A.column(arm, "analysis_date"), N)
     sums = {c: A.float_np(A.column(arm, c), N) for c in ARM_STATS_SUM_COLUMNS}
-    inp = _ArmInput(codes, dicts, date, A.date_days(date, N), A.float_np(A.column(arm, "n_units"), N), sums)
-    return inp, sort_codes, sort_sizes
+    inp = _ArmInput(codes, dicts, date, days, A.float_np(A.column(arm, "n_units"), N), sums)
+    return inp, [encoded[k][0] for k in present], [sizes[k] for k in present]
 
 
 def compute_results(
@@ -210,7 +257,8 @@ def compute_results(
         rows = np.arange(arm_t.num_rows) if order is None else order
         if not parallel:
             return _compute_results(arm, rows, cfg, var, **kw)
-        # partition k: the experiments whose code (rank of experiment_id, null -> 0) is k mod n_parts
+        # partition k: the experiments whose code (rank of experiment_id, null -> 0) is k mod n_parts;
+        # the partitions are contiguous slices of the (stably) re-sorted row order
         codes = arm.codes["experiment_id"][rows]
         n_parts = min(n_threads, int(codes.max(initial=0)) + 2)
         part = np.where(codes < 0, 0, codes) % n_parts
@@ -243,7 +291,11 @@ def _compute_results(
     dn_codes, dn_dict = arm.codes["dimension_name"][rows], arm.dicts["dimension_name"]
     dv_codes = arm.codes["dimension_value"][rows]
     days = arm.days[rows]
-    t_codes = np.where(np.isnan(days), -1, days - (np.nanmin(days) if N and np.isfinite(days).any() else 0)).astype(np.int64)
+    if N and not np.isnan(days).any():
+        t_codes = (days - days.min()).astype(np.int64)
+    else:  # null dates -> -1
+        lo = np.nanmin(days) if N and np.isfinite(days).any() else 0
+        t_codes = np.where(np.isnan(days), -1, days - lo).astype(np.int64)
     key = A.combine_codes(e_codes, m_codes, dn_codes, dv_codes, t_codes) if N else np.zeros(0, np.int64)
     G = int(key.max()) + 1 if N else 0
     E, V, M = len(e_dict), len(v_dict), len(m_dict)
@@ -260,12 +312,9 @@ def _compute_results(
     ctrl_var_row_exp[ctrl_var_row_exp == NV] = -1
     reg = vok & (vv >= 0)
     reg_pairs = np.unique(ve[reg] * (V + 1) + vv[reg])
-    arm_pair = e_codes * (V + 1) + v_codes
-    if len(reg_pairs):
-        pos = np.clip(np.searchsorted(reg_pairs, arm_pair), 0, len(reg_pairs) - 1)
-        known = reg_pairs[pos] == arm_pair
-    else:
-        known = np.zeros(N, bool)
+    # pair keys lie in [-(V + 2), E * (V + 1)) (codes >= -1)
+    known = _lookup(reg_pairs, np.ones(len(reg_pairs), bool), e_codes * (V + 1) + v_codes,
+                    -(V + 2), E * (V + 1), False)
     # the control arm is the first registered control of the experiment; further "controls"
     # are analysed as treatments and flagged invalid (multiple_control_variants)
     ctrl_vcode_exp = _ext(vv, -1)[ctrl_var_row_exp] if E else np.zeros(0, np.int64)
@@ -277,15 +326,20 @@ def _compute_results(
     ctrl_of_key[key[crow]] = crow
     T = np.flatnonzero(~is_ctrl)
     R = len(T)
-    C = ctrl_of_key[key[T]] if R else np.zeros(0, np.int64)
+    keyT = key[T]
+    C = ctrl_of_key[keyT] if R else np.zeros(0, np.int64)
+    daysT, dnT = days[T], dn_codes[T]
     eT = e_codes[T]
     bits = np.zeros(R, dtype=np.int64)
 
     def flag(mask, name, where=None):
+        mask = np.asarray(mask, dtype=bool)
+        if not mask.any():  # most reasons apply to no row
+            return
         if where is None:
-            np.bitwise_or(bits, _BIT[name], out=bits, where=np.asarray(mask, dtype=bool))
-        elif np.any(mask):
-            bits[where[np.asarray(mask, dtype=bool)]] |= _BIT[name]
+            np.bitwise_or(bits, _BIT[name], out=bits, where=mask)
+        else:
+            bits[where[mask]] |= _BIT[name]
 
     flag(~known[T], "unknown_variant")
     n_ctrl_T = _ext(n_ctrl_exp.astype(np.int64), 0)[eT]
@@ -293,7 +347,7 @@ def _compute_results(
     flag((C < 0) & (n_ctrl_T == 0), "no_control_variant_registered")
     flag((C < 0) & (n_ctrl_T > 0), "control_arm_missing")
     if R:
-        tkey = key[T] * (V + 1) + (v_codes[T] + 1)
+        tkey = keyT * (V + 1) + (v_codes[T] + 1)
         dup_t = np.zeros(R, bool)
         if bool(np.all(tkey[1:] >= tkey[:-1])):  # the usual canonical order: duplicates are adjacent
             same = tkey[1:] == tkey[:-1]
@@ -301,7 +355,7 @@ def _compute_results(
             dup_t[:-1] |= same
         elif len(pd.unique(tkey)) < R:  # rare: only then find which rows are duplicated
             dup_t = pd.Series(tkey).duplicated(keep=False).to_numpy()
-        dup_c = _ext(ctrl_count.astype(np.int64), 0)[np.where(C < 0, -1, key[T])] > 1
+        dup_c = _ext(ctrl_count.astype(np.int64), 0)[np.where(C < 0, -1, keyT)] > 1
         flag(dup_t | (dup_c & (n_ctrl_T <= 1)), "duplicate_arm_rows")
 
     # ---- metric configuration per result row -------------------------------------------------
@@ -312,10 +366,8 @@ def _compute_results(
     cp_sorted, first = np.unique(ce[crows] * (M + 1) + cm[crows], return_index=True)
     cp_first = crows[first]  # first config row of each (experiment, metric)
     tpair = eT * (M + 1) + m_codes[T]
-    cfg_idx = np.full(R, -1, dtype=np.int64)
-    if len(cp_sorted) and R:
-        cpos = np.clip(np.searchsorted(cp_sorted, tpair), 0, len(cp_sorted) - 1)
-        cfg_idx = np.where(cp_sorted[cpos] == tpair, cp_first[cpos], -1)
+    # pair keys lie in [-(M + 2), E * (M + 1)) (codes >= -1)
+    cfg_idx = _lookup(cp_sorted, cp_first.astype(np.int64), tpair, -(M + 2), E * (M + 1), -1)
     has_cfg = cfg_idx >= 0
     flag(~has_cfg, "missing_metric_config")
 
@@ -408,8 +460,7 @@ def _compute_results(
         flag(((n_t > 0) & miss_t) | ((n_c > 0) & miss_c), "missing_sums", sel)
 
     # conversion: two-proportion z ------------------------------------------------------------
-    sel = np.flatnonzero(agg == 0)
-    if sel.size:
+    for sel in _blocks(np.flatnonzero(agg == 0)):
         names = ("sum_num",)
         cr, tr = arm_sums(sel, names)
         n_c, n_t = nC[sel], nT[sel]
@@ -430,8 +481,7 @@ def _compute_results(
         test_method[sel] = 0
 
     # count / sum: Welch t ----------------------------------------------------------------------
-    sel = np.flatnonzero((agg == 1) | (agg == 2))
-    if sel.size:
+    for sel in _blocks(np.flatnonzero((agg == 1) | (agg == 2))):
         names = ("sum_num", "sum_num_sq")
         cr, tr = arm_sums(sel, names)
         n_c, n_t = nC[sel], nT[sel]
@@ -459,8 +509,7 @@ def _compute_results(
         test_method[sel] = 1
 
     # mean / ratio: delta method z ---------------------------------------------------------------
-    sel = np.flatnonzero((agg == 3) | (agg == 4))
-    if sel.size:
+    for sel in _blocks(np.flatnonzero((agg == 3) | (agg == 4))):
         names = ("sum_num", "sum_num_sq", "sum_den", "sum_den_sq", "sum_num_den")
         cr, tr = arm_sums(sel, names)
         n_c, n_t = nC[sel], nT[sel]
@@ -484,15 +533,20 @@ def _compute_results(
 
     # ---- status of the unadjusted analysis ----------------------------------------------------
     def status_of(b):
-        return np.where(b & _CAT_MASK[_INVALID], 3, np.where(b & _CAT_MASK[_MISSING], 2, np.where(b & _CAT_MASK[_INSUFF], 1, 0)))
+        out = np.zeros(len(b), dtype=np.int64)
+        nz = np.flatnonzero(b)  # rows with any reason (usually few)
+        if nz.size:
+            b = b[nz]
+            out[nz] = np.where(b & _CAT_MASK[_INVALID], 3, np.where(b & _CAT_MASK[_MISSING], 2,
+                                                                      np.where(b & _CAT_MASK[_INSUFF], 1, 0)))
+        return out
 
     ok_unadj = status_of(bits) == 0
 
     # ---- CUPED ------------------------------------------------------------------------------------
-    for ratio_like, mask in ((False, (agg >= 0) & (agg <= 2)), (True, (agg == 3) | (agg == 4))):
-        sel = np.flatnonzero(mask & use_cuped & ok_unadj)
-        if not sel.size:
-            continue
+    cuped_groups = ((False, (agg >= 0) & (agg <= 2)), (True, (agg == 3) | (agg == 4)))
+    for ratio_like, sel in [(ratio_like, sel) for ratio_like, mask in cuped_groups
+                            for sel in _blocks(np.flatnonzero(mask & use_cuped & ok_unadj))]:
         if ratio_like:
             names = ARM_STATS_SUM_COLUMNS
             pre_names = ("sum_pre_num", "sum_pre_num_sq", "sum_pre_den", "sum_pre_den_sq", "sum_pre_num_pre_den",
@@ -560,28 +614,32 @@ def _compute_results(
     # ---- the multiple-testing family: every metric x treatment arm of an experiment, slice and
     # date. Primary / secondary metrics enter with their two-sided p-value, guardrails with the
     # one-sided non-inferiority p-value against their tolerance (H0: relative harm >= tolerance).
-    family = A.combine_codes(eT, dn_codes[T], dv_codes[T], t_codes[T]) if R else np.zeros(0, np.int64)
+    family = A.combine_codes(eT, dnT, dv_codes[T], t_codes[T]) if R else np.zeros(0, np.int64)
     z_crit = normal_quantile(1.0 - alpha_safe / 2.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         harm_rel = -sign * o_rel
         rel_se = (o_rhi - o_rlo) / (2.0 * z_crit)  # delta-method SE of the relative effect
         ni_z = (tolerance - harm_rel) / rel_se
-    ni_p = np.where(is_guard & ~not_ok & (rel_se > 0), normal_p_value(ni_z, "greater"), np.nan)
+    ni_p = np.full(R, np.nan)
+    guard_rows = np.flatnonzero(is_guard & ~not_ok & (rel_se > 0))
+    ni_p[guard_rows] = normal_p_value(ni_z[guard_rows], "greater")
     family_p = np.where(is_guard, ni_p, d_p)
 
     # ---- sequential analyses (registry analysis_method; docs/statistics.md, Sequential) ------------
     # computed on the sequential rows only (every input is per row or per sequence of looks)
     method = cfg_code("analysis_method", ANALYSIS_METHODS)
     sq = np.flatnonzero(method >= 1)
-    seq = _Sequential.empty(method)
+    seq = _Sequential.empty(method, shared=not sq.size)
     if sq.size:
         # group-sequential alpha is split over the whole family, fixed-horizon members included
-        fam_size = (np.bincount(family, weights=np.isfinite(family_p).astype(float), minlength=int(family.max()) + 1)[family][sq]
-                    if np.any(method == 1) else np.zeros(sq.size))
+        fam_size = np.zeros(sq.size)
+        if np.any(method == 1):
+            fam_size = np.bincount(family, weights=np.isfinite(family_p).astype(float),
+                                   minlength=int(family.max()) + 1)[family][sq]
         Tq = T[sq]
         seq.scatter(sq, _sequential(
             method=method[sq], group=A.combine_codes(eT[sq], m_codes[Tq], v_codes[Tq], dn_codes[Tq], dv_codes[Tq]),
-            days=days[Tq], d_eff=d_eff[sq], d_se=d_se[sq], ok=~not_ok[sq], alpha=alpha_safe[sq],
+            days=daysT[sq], d_eff=d_eff[sq], d_se=d_se[sq], ok=~not_ok[sq], alpha=alpha_safe[sq],
             effect_of_interest=(np.where(is_guard, tolerance, threshold) * np.where(
                 (scale == 1) & ~is_guard, 1.0, np.abs(ref_mean)))[sq],
             mixing_sd=cfg_float("msprt_mixing_sd")[sq], looks=cfg_float("sequential_looks")[sq],
@@ -624,15 +682,13 @@ def _compute_results(
     # (overall slice only: an experiment-level check, and slices would multiply the cost by ten)
     has_pre = cfg_bool("has_pre_period")
     overall_dn = next((i for i, name in enumerate(dn_dict.to_pylist()) if name == "overall"), -2)
-    sel = np.flatnonzero(has_pre & ~not_ok & (dn_codes[T] == overall_dn)) if R else np.zeros(0, np.int64)
-    if sel.size:
+    for sel in _blocks(np.flatnonzero(has_pre & ~not_ok & (dnT == overall_dn)) if R else np.zeros(0, np.int64)):
         cr, tr = arm_sums(sel, ("sum_pre_num", "sum_pre_num_sq"))
         with np.errstate(invalid="ignore", divide="ignore"):
             vc = var_from(nC[sel], cr["sum_pre_num"], cr["sum_pre_num_sq"])
             vt = var_from(nT[sel], tr["sum_pre_num"], tr["sum_pre_num_sq"])
-            w = welch_ttest(cr["sum_pre_num"] / nC[sel], vc, nC[sel], tr["sum_pre_num"] / nT[sel], vt, nT[sel],
-                            alpha=alpha_safe[sel])
-        pre_p[sel] = np.where((vc + vt) > 0, w.p_value, np.nan)
+            p = welch_p_value(cr["sum_pre_num"] / nC[sel], vc, nC[sel], tr["sum_pre_num"] / nT[sel], vt, nT[sel])
+        pre_p[sel] = np.where((vc + vt) > 0, p, np.nan)
 
     # ---- power: MDE at the registry power and the power to detect the practical threshold, both
     # with the observed standard error of the decision estimate (not post-hoc power at the
@@ -645,7 +701,7 @@ def _compute_results(
         effect_of_interest = np.where(is_guard, tolerance * np.abs(ref_mean),
                                       np.where(scale == 1, threshold, threshold * np.abs(ref_mean)))
         power_at_threshold = np.where((effect_of_interest > 0) & ~not_ok,
-                                      achieved_power(effect_of_interest, d_se, alpha_safe), np.nan)
+                                      _blockwise(achieved_power, effect_of_interest, d_se, alpha_safe), np.nan)
     mde = np.where(~not_ok, mde, np.nan)
 
     # ---- Bayesian summary in the desired direction: P(treatment better) and the expected loss of
@@ -653,18 +709,19 @@ def _compute_results(
     # estimate for every row; the exact Beta-Binomial (Beta(1, 1) priors) for conversion metrics on
     # the overall slice of each experiment's latest analysis date, the row decisions are read from.
     with np.errstate(all="ignore"):  # tails underflow to exactly 0 / 1
-        prob_better, loss = normal_flat_prior_better_and_loss(sign * d_eff, d_se)
+        prob_better, loss = _blockwise(normal_flat_prior_better_and_loss, sign * d_eff, d_se)
     prob_better = np.where(~not_ok, prob_better, np.nan)
     loss = np.where(~not_ok, loss, np.nan)
     bayes_method = np.where(~not_ok, 0, -1)
     if R:
         last_day = np.full(E + 1, -np.inf)
-        np.maximum.at(last_day, eT, np.where(np.isfinite(days[T]), days[T], -np.inf))
+        np.maximum.at(last_day, eT, np.where(np.isfinite(daysT), daysT, -np.inf))
         overall_code = -1
         for i, name in enumerate(dn_dict.to_pylist()):
             if name == "overall":
                 overall_code = i
-        exact = np.flatnonzero((agg == 0) & ~not_ok & (dn_codes[T] == overall_code) & (days[T] == last_day[eT]))
+        exact = np.flatnonzero((agg == 0) & ~not_ok & (dnT == overall_code))
+        exact = exact[daysT[exact] == last_day[eT[exact]]]
         if exact.size:
             cr, tr = arm_sums(exact, ("sum_num",))
             xc, xt, ncs, nts = cr["sum_num"], tr["sum_num"], nC[exact], nT[exact]
@@ -768,12 +825,18 @@ class _Sequential:
     mixing_undefined: np.ndarray
 
     @classmethod
-    def empty(cls, method: np.ndarray) -> "_Sequential":
-        """Results for rows without a sequential analysis (NaN / False)."""
+    def empty(cls, method: np.ndarray, shared: bool = False) -> "_Sequential":
+        """Results for rows without a sequential analysis (NaN / False). ``shared``: one read-only
+        array for all fields (when nothing will be scattered into them)."""
         R = len(method)
-        nan = lambda: np.full(R, np.nan)  # noqa: E731
-        return cls(method=method, information_fraction=nan(), p_value=nan(), ci_lower=nan(), ci_upper=nan(),
-                   boundary=nan(), crossed=np.zeros(R, bool), mixing_sd=nan(), mixing_undefined=np.zeros(R, bool))
+        if shared:
+            nan, false = np.full(R, np.nan), np.zeros(R, bool)
+            nan.flags.writeable = false.flags.writeable = False
+            return cls(method=method, information_fraction=nan, p_value=nan, ci_lower=nan, ci_upper=nan,
+                       boundary=nan, crossed=false, mixing_sd=nan, mixing_undefined=false)
+        new = lambda: np.full(R, np.nan)  # noqa: E731
+        return cls(method=method, information_fraction=new(), p_value=new(), ci_lower=new(), ci_upper=new(),
+                   boundary=new(), crossed=np.zeros(R, bool), mixing_sd=new(), mixing_undefined=np.zeros(R, bool))
 
     def scatter(self, rows: np.ndarray, sub: "_Sequential") -> None:
         """Write the results ``sub`` of the subset ``rows`` into these (full-length) results."""
