@@ -253,7 +253,7 @@ def compare(floor_rows: list[dict], pipeline_rows: list[dict], rtol: float = 1e-
 
 
 def run_floor(exposures: str, events: str, registry: Path, as_of: str, threads: int = 2,
-              memory_limit: str = "8GB") -> tuple[list[dict], float]:
+              memory_limit: str = "6GB") -> tuple[list[dict], float]:
     """Run the floor in a fresh in-memory DuckDB; returns (rows, query seconds)."""
     import time
 

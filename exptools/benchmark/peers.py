@@ -46,7 +46,7 @@ def registry_metrics(con, registry: Path) -> list[dict]:
 
 
 def build_unit_tables(database: Path, exposures: str, events: str, registry: Path, as_of: str,
-                      threads: int = 2, memory_limit: str = "8GB") -> dict:
+                      threads: int = 2, memory_limit: str = "6GB") -> dict:
     """Materialise ``unit_metrics`` (long) and ``units_<experiment>`` (wide) in ``database``."""
     started = time.perf_counter()
     con = duckdb.connect(str(database), config={"threads": threads, "memory_limit": memory_limit,
@@ -207,7 +207,7 @@ def run_cluster_experiments(database: Path, unit_info: dict, ours: dict) -> dict
 
 
 def run(work: Path, pipeline_db: Path, exposures: str, events: str, registry: Path, as_of: str,
-        threads: int = 2, memory_limit: str = "8GB", cluster_experiments: bool = True) -> dict:
+        threads: int = 2, memory_limit: str = "6GB", cluster_experiments: bool = True) -> dict:
     database = Path(work) / "peers.duckdb"
     database.unlink(missing_ok=True)
     unit_info = build_unit_tables(database, exposures, events, registry, as_of, threads, memory_limit)

@@ -187,7 +187,7 @@ def dbt_env(database: Path, threads: int, memory_limit: str, project: Path | Non
 
 
 def run_dbt(args: list[str], project: Path, target: Path, database: Path, dbt_vars: dict,
-            threads: int = 2, memory_limit: str = "8GB", check: bool = True) -> dict:
+            threads: int = 2, memory_limit: str = "6GB", check: bool = True) -> dict:
     result = measured_run(dbt_command(args, project, target, dbt_vars),
                           env=dbt_env(database, threads, memory_limit, project), cwd=project)
     if check and result["returncode"] != 0:

@@ -30,8 +30,7 @@ daily_units as (
         classified_units.exposure_date,
         count(*) as n_units_first_exposed,
         sum(case when classified_units.exclusion_reason = 'multiple_variants' then 1 else 0 end)
-            as n_units_multiple_variants,
-        sum(case when classified_units.exclusion_reason is null then 1 else 0 end) as n_units_analysed
+            as n_units_multiple_variants
     from classified_units
     group by classified_units.experiment_id, classified_units.exposure_date
 ),
@@ -88,7 +87,6 @@ per_date as (
         coalesce(daily_exposure_rows.n_exposure_rows, 0) as n_exposure_rows_on_date,
         coalesce(daily_units.n_units_first_exposed, 0) as n_units_first_exposed_on_date,
         coalesce(daily_units.n_units_multiple_variants, 0) as n_units_multiple_variants,
-        coalesce(daily_units.n_units_first_exposed, 0) as n_units_first_exposed,
         coalesce(daily_events.n_events_post, 0) as n_events_post,
         coalesce(daily_events.n_events_before_exposure, 0) as n_events_before_exposure
     from analysis_dates
@@ -110,7 +108,7 @@ running as (
         per_date.is_final_analysis,
         per_date.n_exposure_rows_on_date,
         per_date.n_units_first_exposed_on_date,
-        {%- for column in ['n_exposure_rows_on_date', 'n_units_multiple_variants', 'n_units_first_exposed', 'n_events_post', 'n_events_before_exposure'] %}
+        {%- for column in ['n_units_multiple_variants', 'n_units_first_exposed_on_date', 'n_events_post', 'n_events_before_exposure'] %}
         sum(per_date.{{ column }}) over (
             partition by per_date.experiment_id
             order by per_date.analysis_date
@@ -133,10 +131,10 @@ select
     coalesce(slice_srm.is_srm, false) as is_srm,
     cast(coalesce(slice_srm.n_slices_checked, 0) as bigint) as n_slices_checked,
     cast(coalesce(slice_srm.n_slices_with_srm, 0) as bigint) as n_slices_with_srm,
-    cast(running.cumulative_n_units_first_exposed as bigint) as n_units_exposed,
+    cast(running.cumulative_n_units_first_exposed_on_date as bigint) as n_units_exposed,
     cast(running.cumulative_n_units_multiple_variants as bigint) as n_units_multiple_variants,
     cast(running.cumulative_n_units_multiple_variants as double)
-        / nullif(running.cumulative_n_units_first_exposed, 0) as multiple_variant_share,
+        / nullif(running.cumulative_n_units_first_exposed_on_date, 0) as multiple_variant_share,
     cast(running.n_exposure_rows_on_date as bigint) as n_exposure_rows_on_date,
     cast(running.n_units_first_exposed_on_date as bigint) as n_units_first_exposed_on_date,
     running.last_exposure_date,
