@@ -139,11 +139,14 @@ def pipeline_arm_rows(database: Path, as_of: dt.date) -> list[dict]:
         return [dict(zip(cols, r)) for r in cur.fetchall()]
 
 
-def compare_databases(a: Path, b: Path) -> dict:
+def compare_databases(a: Path, b: Path, memory_limit: str = "6GB", threads: int = 2) -> dict:
     """Rows of each table of schema main in one database and not the other (multiset difference,
     both ways). The verdict covers the contract's result tables (MART_TABLES); other tables are
-    reported for information (e.g. a history table that by design keeps earlier runs' rows)."""
-    con = duckdb.connect()
+    reported for information (e.g. a history table that by design keeps earlier runs' rows).
+    Runs under the benchmark's memory limit, spilling next to ``a`` (at L the intermediate tables
+    hold 100M+ rows; without a limit DuckDB would take 80% of the machine)."""
+    con = duckdb.connect(config={"memory_limit": memory_limit, "threads": threads,
+                                 "temp_directory": str(Path(a).with_suffix(".compare.tmp"))})
     con.execute(f"attach '{a}' as a (read_only)")
     con.execute(f"attach '{b}' as b (read_only)")
     tables = sorted({r[0] for r in con.execute(
@@ -209,7 +212,7 @@ def incremental(data_dir: Path, project: Path, work: Path, days: int, daily_days
             full = run_dbt(["build", "--full-refresh"], project, t_full, db_full, _raw_vars(raw, cur), threads,
                            memory_limit)
             log(f"  full refresh days 1..{d}: {full['wall_s']:.1f} s")
-        equality = compare_databases(db_inc, db_full)
+        equality = compare_databases(db_inc, db_full, memory_limit, threads)
         results.append({
             "day": d, "base_full_build": _summ_run(base), "daily_run": _summ_run(daily),
             "full_refresh": _summ_run(full), "daily_over_full_wall": daily["wall_s"] / full["wall_s"],
