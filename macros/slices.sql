@@ -35,3 +35,24 @@
     {{ "union all" if not loop.last }}
     {%- endfor %}
 {%- endmacro %}
+
+{#- Analysed units per (experiment, variant, finest slice, exposure date), from fct_exposures:
+    the unit counts of fct_arm_statistics and of the SRM checks. -#}
+{% macro exposed_units_by_day() -%}
+    select
+        exposures.experiment_id,
+        exposures.variant_id,
+        exposures.platform,
+        exposures.country,
+        exposures.city,
+        exposures.exposure_date as activity_date,
+        count(*) as n_units
+    from {{ ref('fct_exposures') }} as exposures
+    group by
+        exposures.experiment_id,
+        exposures.variant_id,
+        exposures.platform,
+        exposures.country,
+        exposures.city,
+        exposures.exposure_date
+{%- endmacro %}

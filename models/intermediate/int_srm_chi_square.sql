@@ -3,22 +3,7 @@
 -- (k - 1 degrees of freedom). The p-value is added by the Python step (fct_srm_checks); the
 -- SQL-only flag uses tabulated critical values so engines without Python still get the alarm.
 with daily_units as (
-    select
-        exposures.experiment_id,
-        exposures.variant_id,
-        exposures.platform,
-        exposures.country,
-        exposures.city,
-        exposures.exposure_date as activity_date,
-        count(*) as n_units
-    from {{ ref('fct_exposures') }} as exposures
-    group by
-        exposures.experiment_id,
-        exposures.variant_id,
-        exposures.platform,
-        exposures.country,
-        exposures.city,
-        exposures.exposure_date
+    {{ exposed_units_by_day() }}
 ),
 
 dimensions as (

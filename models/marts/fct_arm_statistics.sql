@@ -10,23 +10,8 @@ with metric_deltas as (
 ),
 
 daily_units as (
-    -- units counted on their exposure date, for every metric of their experiment
-    select
-        exposures.experiment_id,
-        exposures.variant_id,
-        exposures.platform,
-        exposures.country,
-        exposures.city,
-        exposures.exposure_date as activity_date,
-        count(*) as n_units
-    from {{ ref('fct_exposures') }} as exposures
-    group by
-        exposures.experiment_id,
-        exposures.variant_id,
-        exposures.platform,
-        exposures.country,
-        exposures.city,
-        exposures.exposure_date
+    -- units counted on their exposure date (for every metric of their experiment, below)
+    {{ exposed_units_by_day() }}
 ),
 
 daily as (
