@@ -28,17 +28,36 @@
     cast({{ recompute_from_date() }} as timestamp)
 {%- endmacro %}
 
-{#- Units with an exposure row on or after R: the only units whose first exposure, variant or
-    exclusion can have changed (exclusion only grows with new rows; first exposure only moves
-    if a new row is earlier). -#}
+{#- Units with an exposure row on or after R (int_exposure_units_changed): the only units whose
+    first exposure, variant or exclusion can have changed (exclusion only grows with new rows;
+    first exposure only moves if a new row is earlier). -#}
 {% macro recently_exposed_units() -%}
-    select distinct
-        recent_rows.experiment_id,
-        recent_rows.unit_id
-    from {{ ref('int_exposures_validated') }} as recent_rows
-    where recent_rows.exposed_at >= {{ recompute_from_timestamp() }}
-        and recent_rows.experiment_id is not null
-        and recent_rows.unit_id is not null
+    select
+        changed_units.experiment_id,
+        changed_units.unit_id
+    from {{ ref('int_exposure_units_changed') }} as changed_units
+{%- endmacro %}
+
+{#- True when this incremental model rebuilds only the changed exposure units: an incremental run
+    with a previous state (R after 1900-01-01); otherwise the model rebuilds in full. -#}
+{% macro rebuilds_changed_units_only() -%}
+    {{ return(is_incremental() and recompute_from_date() != "cast('1900-01-01' as date)") }}
+{%- endmacro %}
+
+{#- pre_hook of the exposure-side incremental models (keyed by experiment_id, unit_id): delete
+    the units this run rebuilds. -#}
+{% macro delete_changed_exposure_units() -%}
+    {%- if is_incremental() %}
+    delete from {{ this }}
+    {%- if rebuilds_changed_units_only() %}
+    where exists (
+        select 1
+        from ({{ recently_exposed_units() }}) as recent
+        where recent.experiment_id = {{ this }}.experiment_id
+            and recent.unit_id = {{ this }}.unit_id
+    )
+    {%- endif %}
+    {%- endif %}
 {%- endmacro %}
 
 {#- A date column of this run's as-of date, stored on every incremental row (the watermark). -#}

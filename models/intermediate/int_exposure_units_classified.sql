@@ -1,8 +1,25 @@
 -- Grain: one row per (experiment_id, unit_id) with at least one valid exposure row.
 -- Decides the unit's first exposure, its variant and dimensions, and whether it is excluded.
+-- Incremental (macros/incremental.sql): a run rebuilds, from all their rows, only the units with an
+-- exposure row dated on or after R (int_exposure_units_changed); the others cannot have changed.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_changed_exposure_units() }}"
+) }}
+-- depends_on: {{ ref('int_incremental_window') }}
+-- depends_on: {{ ref('int_exposure_units_changed') }}
+
 with valid_rows as (
-    select * from {{ ref('int_exposures_validated') }}
-    where rejection_reason is null
+    select exposure_rows.*
+    from {{ ref('int_exposures_validated') }} as exposure_rows
+    {%- if rebuilds_changed_units_only() %}
+    inner join {{ ref('int_exposure_units_changed') }} as changed_units
+        on exposure_rows.experiment_id = changed_units.experiment_id
+        and exposure_rows.unit_id = changed_units.unit_id
+    {%- endif %}
+    where exposure_rows.rejection_reason is null
 ),
 
 unit_summary as (

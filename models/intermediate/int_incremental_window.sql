@@ -1,5 +1,5 @@
--- Grain: one row. The recompute date R of this run's incremental fact models: the smallest
--- as-of date the three models were last built with, + 1 day - var('late_arrival_days'), and never
+-- Grain: one row. The recompute date R of this run's incremental models: the smallest as-of date
+-- the four event-side models were last built with, + 1 day - var('late_arrival_days'), and never
 -- after this run's as-of date + 1 (an as-of date moved back recomputes from there). Null
 -- previous_as_of (first run, or a model missing): the models build in full anyway.
 {%- set late_days = var('late_arrival_days', 3) %}
@@ -8,7 +8,7 @@
 {%- endif %}
 {%- set watermarks = [] %}
 {%- if execute %}
-    {%- for model_name in ['int_unit_event_days', 'int_unit_metric_deltas', 'int_arm_metric_deltas'] %}
+    {%- for model_name in ['int_unit_event_days', 'int_unit_metric_deltas', 'int_arm_metric_deltas', 'int_metric_events_rejected'] %}
         {%- set relation = adapter.get_relation(database=this.database, schema=this.schema, identifier=model_name) %}
         {%- set has_watermark = relation is not none
             and (adapter.get_columns_in_relation(relation) | selectattr('name', 'equalto', 'built_as_of') | list | length) > 0 %}

@@ -20,8 +20,22 @@
 ) }}
 
 -- depends_on: {{ ref('int_incremental_window') }}
+-- depends_on: {{ ref('int_exposure_units_changed') }}
 -- depends_on: {{ ref('int_exposures_validated') }}
 -- depends_on: {{ ref('int_experiment_metrics_defined') }}
+
+{#- the valid events, inlined in each part below (a CTE read twice may be materialised whole) -#}
+{%- set valid_events -%}
+    (
+        select
+            validated.unit_id,
+            validated.event_name,
+            validated.event_at,
+            validated.value
+        from {{ ref('int_metric_events_validated') }} as validated
+        where validated.rejection_reason is null
+    )
+{%- endset %}
 
 with units as (
     select
@@ -35,50 +49,67 @@ event_windows as (
     select * from {{ ref('int_experiment_event_windows') }}
 ),
 
-events as (
+unit_events as (
+    -- every valid event of an analysed unit (incremental runs: the events on or after R of every
+    -- unit, and the look-back before R only for the units first exposed on or after R, whose
+    -- pre-period is new; each part reads only its own days)
     select
-        validated.unit_id,
-        validated.event_name,
-        validated.event_at,
-        validated.value
-    from {{ ref('int_metric_events_validated') }} as validated
-    where validated.rejection_reason is null
+        units.experiment_id,
+        units.unit_id,
+        units.first_exposed_at,
+        valid_events.event_name,
+        valid_events.event_at,
+        valid_events.value
+    from {{ valid_events }} as valid_events
+    inner join units
+        on valid_events.unit_id = units.unit_id
     {%- if is_incremental() %}
-        -- the recompute window plus the longest look-back before a new unit's first exposure
-        and validated.event_at >= {{ add_days(recompute_from_timestamp(), -longest_pre_exposure_days()) }}
+    where valid_events.event_at >= {{ recompute_from_timestamp() }}
+    union all
+    select
+        new_units.experiment_id,
+        new_units.unit_id,
+        new_units.first_exposed_at,
+        valid_events.event_name,
+        valid_events.event_at,
+        valid_events.value
+    from {{ valid_events }} as valid_events
+    inner join units as new_units
+        on valid_events.unit_id = new_units.unit_id
+    where valid_events.event_at >= {{ add_days(recompute_from_timestamp(), -longest_pre_exposure_days()) }}
+        and valid_events.event_at < {{ recompute_from_timestamp() }}
+        and new_units.first_exposed_at >= {{ recompute_from_timestamp() }}
     {%- endif %}
 ),
 
 matched as (
     select
-        units.experiment_id,
-        units.unit_id,
-        units.first_exposed_at,
+        unit_events.experiment_id,
+        unit_events.unit_id,
+        unit_events.first_exposed_at,
         event_windows.event_name,
         event_windows.attribution_window_days,
         event_windows.pre_period_days,
         event_windows.is_counting_window,
         case
-            when events.event_at >= units.first_exposed_at
-                and events.event_at < {{ add_days('units.first_exposed_at', 'event_windows.attribution_window_days') }}
+            when unit_events.event_at >= unit_events.first_exposed_at
+                and unit_events.event_at < {{ add_days('unit_events.first_exposed_at', 'event_windows.attribution_window_days') }}
                 then 'post'
-            when events.event_at >= units.first_exposed_at
+            when unit_events.event_at >= unit_events.first_exposed_at
                 then 'after_window'
-            when events.event_at >= {{ add_days('units.first_exposed_at', '-greatest(event_windows.pre_period_days, 1)') }}
+            when unit_events.event_at >= {{ add_days('unit_events.first_exposed_at', '-greatest(event_windows.pre_period_days, 1)') }}
                 then 'pre'
         end as period,
-        events.event_at >= {{ add_days('units.first_exposed_at', '-event_windows.pre_period_days') }}
+        unit_events.event_at >= {{ add_days('unit_events.first_exposed_at', '-event_windows.pre_period_days') }}
             as is_in_pre_period,
-        events.event_at >= {{ add_days('units.first_exposed_at', -1) }} as is_near_exposure,
-        cast(events.event_at as date) as event_date,
-        cast(units.first_exposed_at as date) as exposure_date,
-        events.value
-    from events
-    inner join units
-        on events.unit_id = units.unit_id
+        unit_events.event_at >= {{ add_days('unit_events.first_exposed_at', -1) }} as is_near_exposure,
+        cast(unit_events.event_at as date) as event_date,
+        cast(unit_events.first_exposed_at as date) as exposure_date,
+        unit_events.value
+    from unit_events
     inner join event_windows
-        on units.experiment_id = event_windows.experiment_id
-        and events.event_name = event_windows.event_name
+        on unit_events.experiment_id = event_windows.experiment_id
+        and unit_events.event_name = event_windows.event_name
 ),
 
 kept as (

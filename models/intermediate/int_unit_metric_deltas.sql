@@ -31,6 +31,7 @@
     pre_hook="{% if is_incremental() %}delete from {{ this }} where activity_date >= {{ recompute_from_date() }}{% endif %}"
 ) }}
 -- depends_on: {{ ref('int_incremental_window') }}
+-- depends_on: {{ ref('int_exposure_units_changed') }}
 -- depends_on: {{ ref('int_exposures_validated') }}
 {%- set incremental = is_incremental() %}
 {%- set recompute_from = recompute_from_date() if incremental else "cast('1900-01-01' as date)" %}

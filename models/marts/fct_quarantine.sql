@@ -11,10 +11,6 @@ exposure_units as (
     select * from {{ ref('int_exposure_units_classified') }}
 ),
 
-event_rows as (
-    select * from {{ ref('int_metric_events_validated') }}
-),
-
 rejected_exposure_rows as (
     select
         'exposures' as source_table,
@@ -61,13 +57,12 @@ rejected_event_rows as (
     select
         'metric_events' as source_table,
         cast(null as {{ dbt.type_string() }}) as experiment_id,
-        event_rows.rejection_reason as reason,
+        rejected_events.rejection_reason as reason,
         true as is_exclusion,
-        count(*) as n_rows,
-        count(distinct event_rows.unit_id) as n_units
-    from event_rows
-    where event_rows.rejection_reason is not null
-    group by event_rows.rejection_reason
+        sum(rejected_events.n_rows) as n_rows,
+        count(distinct rejected_events.unit_id) as n_units
+    from {{ ref('int_metric_events_rejected') }} as rejected_events
+    group by rejected_events.rejection_reason
 ),
 
 unattributed_events as (

@@ -15,7 +15,7 @@ from .project import ScratchProject
 
 FACT_TABLES = [
     "fct_exposures", "fct_quarantine", "fct_arm_statistics", "fct_srm_checks", "fct_experiment_results",
-    "fct_decision_records", "fct_experiment_health",
+    "fct_decision_records", "fct_experiment_health", "int_exposure_units_classified",
 ]
 SCALE, SEED = 0.05, 7
 
@@ -28,7 +28,8 @@ def _generate(database):
 def _append_late_data(project: ScratchProject):
     """Rows that arrive after the 2026-10-20 run but are dated inside its look-back window:
     an order completion of an analysed chatbot unit, a new exposure of an analysed unit in the
-    other arm (the unit becomes excluded: its earlier rows must be reversed), and a brand-new unit."""
+    other arm (the unit becomes excluded: its earlier rows must be reversed), a repeat exposure of
+    an analysed unit in its own arm (collapsed: n_exposure_rows grows) and a brand-new unit."""
     unit = project.sql(
         "select unit_id from main.fct_exposures where experiment_id = 'chatbot_delivery_estimate' "
         "and exposure_date = date '2026-10-03' order by unit_id limit 1")[0][0]
@@ -36,10 +37,15 @@ def _append_late_data(project: ScratchProject):
         "select unit_id, variant_id from main.fct_exposures where experiment_id = 'chatbot_delivery_estimate' "
         "and exposure_date = date '2026-10-02' order by unit_id limit 1")[0]
     other = "control" if variant == "treatment" else "treatment"
+    repeater, repeater_variant = project.sql(
+        "select unit_id, variant_id from main.fct_exposures where experiment_id = 'chatbot_delivery_estimate' "
+        "and exposure_date = date '2026-10-04' order by unit_id limit 1")[0]
     return [
         ("insert into raw.metric_events values (?, 'order_completed', timestamp '2026-10-19 10:00:00', null)", [unit]),
         ("insert into raw.exposures values ('chatbot_delivery_estimate', ?, ?, timestamp '2026-10-19 09:00:00', "
          "'ios', 'DE', 'Berlin', false, false)", [switcher, other]),
+        ("insert into raw.exposures values ('chatbot_delivery_estimate', ?, ?, timestamp '2026-10-18 12:00:00', "
+         "'android', 'FR', 'Paris', false, false)", [repeater, repeater_variant]),
         ("insert into raw.exposures values ('chatbot_delivery_estimate', 'late_new_unit', 'control', "
          "timestamp '2026-10-19 08:00:00', 'web', 'DE', 'Berlin', false, false)", []),
         ("insert into raw.metric_events values ('late_new_unit', 'order_completed', timestamp '2026-10-19 20:00:00', null)",
