@@ -86,6 +86,36 @@ units as (
     {%- endif %}
 ),
 
+{%- if incremental %}
+previous_totals as (
+    -- one pass over the stored rows of the active units (the table holds no row on or after R at
+    -- this point): their raw totals before R (the carry) and their pre-period covariate
+    select
+        units.experiment_id,
+        units.unit_id,
+        definitions.metric_key,
+        sum(case when previous.is_pre_period_entry = 0 then previous.sign * previous.num_raw end) as num_raw,
+        sum(case when previous.is_pre_period_entry = 0 then previous.sign * previous.den_raw end) as den_raw,
+        count(case when previous.is_pre_period_entry = 0 then 1 end) as n_post_rows,
+        max(case when previous.is_pre_period_entry = 1 and previous.sign = 1 then previous.pre_num_value end)
+            as pre_num_value,
+        max(case when previous.is_pre_period_entry = 1 and previous.sign = 1 then previous.pre_den_value end)
+            as pre_den_value,
+        count(case when previous.is_pre_period_entry = 1 and previous.sign = 1 then 1 end) as n_pre_rows
+    from {{ this }} as previous
+    inner join units
+        on previous.experiment_id = units.experiment_id
+        and previous.unit_id = units.unit_id
+    inner join definitions
+        on previous.experiment_id = definitions.experiment_id
+        and previous.metric_id = definitions.metric_id
+    group by
+        units.experiment_id,
+        units.unit_id,
+        definitions.metric_key
+),
+{%- endif %}
+
 component_values as (
     -- Raw (untransformed) numerator and denominator per unit, metric, period and day (incremental
     -- runs: only the days on or after R; pre rows are dated on the exposure date)
@@ -147,20 +177,13 @@ pre_values as (
     union all
     -- units exposed before R: the covariate stored with their pre_period row
     select
-        units.experiment_id,
-        units.unit_id,
-        definitions.metric_key,
-        previous.pre_num_value,
-        previous.pre_den_value
-    from {{ this }} as previous
-    inner join units
-        on previous.experiment_id = units.experiment_id
-        and previous.unit_id = units.unit_id
-    inner join definitions
-        on previous.experiment_id = definitions.experiment_id
-        and previous.metric_id = definitions.metric_id
-    where previous.is_pre_period_entry = 1
-        and previous.sign = 1
+        previous_totals.experiment_id,
+        previous_totals.unit_id,
+        previous_totals.metric_key,
+        previous_totals.pre_num_value,
+        previous_totals.pre_den_value
+    from previous_totals
+    where previous_totals.n_pre_rows > 0
     {%- endif %}
 ),
 
@@ -176,27 +199,16 @@ daily_changes as (
     where component_values.period = 'post'
     {%- if incremental %}
     union all
-    -- the unit's total before R (the stored daily raw changes; the table holds no row on or
-    -- after R at this point) as one carry day, R - 1
+    -- the unit's total before R (the sum of its stored daily raw changes) as one carry day, R - 1
     select
-        units.experiment_id,
-        units.unit_id,
-        definitions.metric_key,
+        previous_totals.experiment_id,
+        previous_totals.unit_id,
+        previous_totals.metric_key,
         cast({{ dbt.dateadd('day', -1, recompute_from) }} as date) as activity_date,
-        sum(previous.sign * previous.num_raw) as num_raw,
-        sum(previous.sign * previous.den_raw) as den_raw
-    from {{ this }} as previous
-    inner join units
-        on previous.experiment_id = units.experiment_id
-        and previous.unit_id = units.unit_id
-    inner join definitions
-        on previous.experiment_id = definitions.experiment_id
-        and previous.metric_id = definitions.metric_id
-    where previous.is_pre_period_entry = 0
-    group by
-        units.experiment_id,
-        units.unit_id,
-        definitions.metric_key
+        previous_totals.num_raw,
+        previous_totals.den_raw
+    from previous_totals
+    where previous_totals.n_post_rows > 0
     {%- endif %}
 ),
 
