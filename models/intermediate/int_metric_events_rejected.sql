@@ -11,6 +11,7 @@
     pre_hook="{% if is_incremental() %}delete from {{ this }} where event_date >= {{ recompute_from_date() }} or event_date is null{% endif %}"
 ) }}
 -- depends_on: {{ ref('int_incremental_window') }}
+-- depends_on: {{ ref('int_registry_problems') }} (nothing is built from a run whose registry is invalid)
 
 {#- incremental runs: two parts, each pruning the files by its own filter -#}
 {%- if is_incremental() %}
