@@ -72,6 +72,14 @@
     {{ return(result.columns[0].values()[0] | int) }}
 {%- endmacro %}
 
+{#- The longest attribution window of any metric (days): a unit with post-period events on or after
+    R was first exposed after R minus this many days, so none of its rows is dated earlier. -#}
+{% macro longest_attribution_window_days() -%}
+    {%- if not execute -%}{{ return(1) }}{%- endif -%}
+    {%- set result = run_query('select greatest(coalesce(max(attribution_window_days), 0), 1) from ' ~ ref('int_experiment_metrics_defined')) -%}
+    {{ return(result.columns[0].values()[0] | int) }}
+{%- endmacro %}
+
 {#- pre_hook of int_unit_event_days: delete what this run recomputes. -#}
 {% macro delete_recomputed_unit_event_days() -%}
     {%- if is_incremental() %}

@@ -109,6 +109,10 @@ previous_totals as (
     inner join definitions
         on previous.experiment_id = definitions.experiment_id
         and previous.metric_id = definitions.metric_id
+    -- an active unit was first exposed after R - longest window (it has post-period events on or
+    -- after R, or a first exposure on or after R), and no row of it is dated before its exposure
+    -- date: the older rows need not be probed
+    where previous.activity_date >= cast({{ dbt.dateadd('day', -(longest_attribution_window_days() + 1), recompute_from) }} as date)
     group by
         units.experiment_id,
         units.unit_id,
