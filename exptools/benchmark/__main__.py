@@ -202,41 +202,58 @@ def incremental(data_dir: Path, project: Path, work: Path, days: int, daily_days
     results = []
     for d in daily_days:
         log(f"incremental: day {d}")
-        prev, cur = day_date(d - 2), day_date(d - 1)  # day d is index d - 1
-        raw = _fresh(work / f"raw_inc_{d}")
-        link_days(data_dir, raw, prev)
-        db_inc = _fresh(work / f"inc_{d}.duckdb")
-        t_base = _fresh(work / f"target_inc_base_{d}")
-        base = run_dbt(["build", "--full-refresh"], project, t_base, db_inc, _raw_vars(raw, prev), threads, memory_limit)
-        log(f"  full build days 1..{d - 1}: {base['wall_s']:.1f} s")
-        link_days(data_dir, raw, cur)
-        t_daily = _fresh(work / f"target_inc_daily_{d}")
-        daily = run_dbt(["build"], project, t_daily, db_inc, _raw_vars(raw, cur), threads, memory_limit)
-        log(f"  daily run day {d}: {daily['wall_s']:.1f} s")
-        t_full = _fresh(work / f"target_inc_full_{d}")
-        if last_full is not None and d == days:
-            db_full, full = last_full
-            log(f"  full refresh days 1..{d}: the main full builds (median {full['wall_s']:.1f} s)")
-        else:
-            db_full = _fresh(work / f"full_{d}.duckdb")
-            full = run_dbt(["build", "--full-refresh"], project, t_full, db_full, _raw_vars(raw, cur), threads,
-                           memory_limit)
-            log(f"  full refresh days 1..{d}: {full['wall_s']:.1f} s")
-        equality = compare_databases(db_inc, db_full, memory_limit, threads)
-        results.append({
-            "day": d, "base_full_build": _summ_run(base), "daily_run": _summ_run(daily),
-            "full_refresh": _summ_run(full), "daily_over_full_wall": daily["wall_s"] / full["wall_s"],
-            "daily_over_full_cpu": daily["cpu_s"] / full["cpu_s"],
-            "daily_nodes": daily.get("node_timings", [])[:15], "full_nodes": full.get("node_timings", [])[:15],
-            "daily_node_groups": _node_groups(daily.get("node_timings", [])),
-            "equal_to_full_refresh": all(equality.get(t, {}).get("equal") for t in MART_TABLES),
-            "unequal_other_tables": sorted(t for t, v in equality.items() if not v["contract"] and v["equal"] is False),
-            "tables": equality})
-        log(f"  equal to full refresh: {results[-1]['equal_to_full_refresh']}; daily/full wall "
-            f"{results[-1]['daily_over_full_wall']:.2f}")
-        for p in (db_inc, raw, t_base, t_daily, t_full) + (() if last_full and db_full == last_full[0] else (db_full,)):
-            _fresh(p)
+        try:
+            results.append(_daily_run(data_dir, project, work, days, d, threads, memory_limit, log, last_full))
+        except RuntimeError as exc:
+            # a failed build (e.g. out of memory) is a result too: record it, go on with the next day
+            log(f"  day {d} failed: {str(exc).splitlines()[0]}")
+            results.append({"day": d, "status": "failed", "error": str(exc)[-3000:]})
+            for name in (f"raw_inc_{d}", f"inc_{d}.duckdb", f"target_inc_base_{d}", f"target_inc_daily_{d}",
+                         f"target_inc_full_{d}", f"full_{d}.duckdb"):
+                _fresh(work / name)
     return results
+
+
+def _daily_run(data_dir: Path, project: Path, work: Path, days: int, d: int, threads: int, memory_limit: str,
+               log, last_full: tuple[Path, dict] | None) -> dict:
+    """One day of ``incremental``: base build over days 1..d-1, the daily run of day d, the full
+    refresh over days 1..d, and their comparison."""
+    prev, cur = day_date(d - 2), day_date(d - 1)  # day d is index d - 1
+    raw = _fresh(work / f"raw_inc_{d}")
+    link_days(data_dir, raw, prev)
+    db_inc = _fresh(work / f"inc_{d}.duckdb")
+    t_base = _fresh(work / f"target_inc_base_{d}")
+    base = run_dbt(["build", "--full-refresh"], project, t_base, db_inc, _raw_vars(raw, prev), threads, memory_limit)
+    log(f"  full build days 1..{d - 1}: {base['wall_s']:.1f} s")
+    link_days(data_dir, raw, cur)
+    t_daily = _fresh(work / f"target_inc_daily_{d}")
+    daily = run_dbt(["build"], project, t_daily, db_inc, _raw_vars(raw, cur), threads, memory_limit)
+    log(f"  daily run day {d}: {daily['wall_s']:.1f} s; slowest nodes: " + ", ".join(
+        f"{t['node'].split('.')[-1][:40]} {t['seconds']:.1f}" for t in daily.get("node_timings", [])[:8]))
+    t_full = _fresh(work / f"target_inc_full_{d}")
+    if last_full is not None and d == days:
+        db_full, full = last_full
+        log(f"  full refresh days 1..{d}: the main full builds (median {full['wall_s']:.1f} s)")
+    else:
+        db_full = _fresh(work / f"full_{d}.duckdb")
+        full = run_dbt(["build", "--full-refresh"], project, t_full, db_full, _raw_vars(raw, cur), threads,
+                       memory_limit)
+        log(f"  full refresh days 1..{d}: {full['wall_s']:.1f} s")
+    equality = compare_databases(db_inc, db_full, memory_limit, threads)
+    result = {
+        "day": d, "status": "ok", "base_full_build": _summ_run(base), "daily_run": _summ_run(daily),
+        "full_refresh": _summ_run(full), "daily_over_full_wall": daily["wall_s"] / full["wall_s"],
+        "daily_over_full_cpu": daily["cpu_s"] / full["cpu_s"],
+        "daily_nodes": daily.get("node_timings", [])[:15], "full_nodes": full.get("node_timings", [])[:15],
+        "daily_node_groups": _node_groups(daily.get("node_timings", [])),
+        "equal_to_full_refresh": all(equality.get(t, {}).get("equal") for t in MART_TABLES),
+        "unequal_other_tables": sorted(t for t, v in equality.items() if not v["contract"] and v["equal"] is False),
+        "tables": equality}
+    log(f"  equal to full refresh: {result['equal_to_full_refresh']}; daily/full wall "
+        f"{result['daily_over_full_wall']:.2f}")
+    for p in (db_inc, raw, t_base, t_daily, t_full) + (() if last_full and db_full == last_full[0] else (db_full,)):
+        _fresh(p)
+    return result
 
 
 def markdown(report: dict) -> str:
@@ -288,6 +305,9 @@ def markdown(report: dict) -> str:
         lines.append("| daily run at day | base full build (days 1..D-1) | daily run | full refresh (days 1..D) | daily / full | equal |")
         lines.append("|---|---|---|---|---|---|")
         for r in report["incremental"]:
+            if r.get("status") == "failed":
+                lines.append(f"| {r['day']} | failed: {r['error'].splitlines()[0][:120]} | | | | |")
+                continue
             lines.append(f"| {r['day']} | {r['base_full_build']['wall_s']:.1f} s | {r['daily_run']['wall_s']:.1f} s "
                          f"| {r['full_refresh']['wall_s']:.1f} s | {r['daily_over_full_wall']:.2f} | {r['equal_to_full_refresh']} |")
     return "\n".join(lines) + "\n"
@@ -414,7 +434,8 @@ def main(argv=None) -> int:
         log(f"wrote {a.out}")
     if not a.keep_database:
         _fresh(database)
-    return 0 if report["equality"]["equal"] else 1
+    failed_days = [r["day"] for r in report.get("incremental", []) if r.get("status") == "failed"]
+    return 0 if report["equality"]["equal"] and not failed_days else 1
 
 
 if __name__ == "__main__":
