@@ -65,18 +65,16 @@
     {{ as_of_date() }} as built_as_of
 {%- endmacro %}
 
-{#- The longest look-back before a first exposure that int_unit_event_days matches (days). -#}
-{% macro longest_pre_exposure_days() -%}
+{#- The largest value (days, at least 1) of a day-count column of the registry's metric definitions
+    (int_experiment_metrics_defined), e.g. pre_period_days (the longest look-back before a first
+    exposure that int_unit_event_days matches) or attribution_window_days (a unit with post-period
+    events on or after R was first exposed less than this many days before R). -#}
+{% macro longest_metric_days(column_name) -%}
+    {%- if column_name not in ['pre_period_days', 'attribution_window_days'] -%}
+        {{ exceptions.raise_compiler_error('longest_metric_days: unknown column ' ~ column_name) }}
+    {%- endif -%}
     {%- if not execute -%}{{ return(1) }}{%- endif -%}
-    {%- set result = run_query('select greatest(coalesce(max(pre_period_days), 0), 1) from ' ~ ref('int_experiment_metrics_defined')) -%}
-    {{ return(result.columns[0].values()[0] | int) }}
-{%- endmacro %}
-
-{#- The longest attribution window of any metric (days): a unit with post-period events on or after
-    R was first exposed after R minus this many days, so none of its rows is dated earlier. -#}
-{% macro longest_attribution_window_days() -%}
-    {%- if not execute -%}{{ return(1) }}{%- endif -%}
-    {%- set result = run_query('select greatest(coalesce(max(attribution_window_days), 0), 1) from ' ~ ref('int_experiment_metrics_defined')) -%}
+    {%- set result = run_query('select greatest(coalesce(max(' ~ column_name ~ '), 0), 1) from ' ~ ref('int_experiment_metrics_defined')) -%}
     {{ return(result.columns[0].values()[0] | int) }}
 {%- endmacro %}
 

@@ -76,7 +76,7 @@ unit_events as (
     from {{ valid_events }} as valid_events
     inner join units as new_units
         on valid_events.unit_id = new_units.unit_id
-    where valid_events.event_at >= {{ add_days(recompute_from_timestamp(), -longest_pre_exposure_days()) }}
+    where valid_events.event_at >= {{ add_days(recompute_from_timestamp(), -longest_metric_days('pre_period_days')) }}
         and valid_events.event_at < {{ recompute_from_timestamp() }}
         and new_units.first_exposed_at >= {{ recompute_from_timestamp() }}
     {%- endif %}

@@ -111,8 +111,8 @@ previous_totals as (
         and previous.metric_id = definitions.metric_id
     -- an active unit was first exposed after R - longest window (it has post-period events on or
     -- after R, or a first exposure on or after R), and no row of it is dated before its exposure
-    -- date: the older rows need not be probed
-    where previous.activity_date >= cast({{ dbt.dateadd('day', -(longest_attribution_window_days() + 1), recompute_from) }} as date)
+    -- date: the older rows need not be probed (one day of margin)
+    where previous.activity_date >= cast({{ dbt.dateadd('day', -(longest_metric_days('attribution_window_days') + 1), recompute_from) }} as date)
     group by
         units.experiment_id,
         units.unit_id,
@@ -122,8 +122,8 @@ previous_totals as (
 
 {#- Raw (untransformed) numerator and denominator per unit, metric and day, one CTE per period
     (incremental runs: only the days on or after R; pre rows are dated on the exposure date). Each
-    is read once: a CTE read twice is materialised whole (at L the full build took 107 s with one
-    shared CTE and 70 s with two, with 12GB). -#}
+    is read once: DuckDB materialises a CTE that is read twice, which at L costs memory and time
+    (docs/benchmarks.md, session 5). -#}
 {%- for period in ['pre', 'post'] %}
 
 {{ period }}_component_values as (
