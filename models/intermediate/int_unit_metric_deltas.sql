@@ -165,13 +165,32 @@ previous_totals as (
 ),
 {%- endfor %}
 
-pre_values as (
-    -- the CUPED covariate (transformed like the metric): one row per unit and metric with
-    -- pre-period events
+daily_changes as (
+    -- One window input per unit and metric: the post-period days (raw changes), and the CUPED
+    -- covariate (transformed like the metric) as one pre row with zero raw change, so the window
+    -- hands every row its unit's covariate and no separate join is needed (at L that join held
+    -- a hash table of all covariates while the window emitted, and ran out of memory)
+    select
+        post_component_values.experiment_id,
+        post_component_values.unit_id,
+        post_component_values.metric_key,
+        post_component_values.activity_date,
+        0 as is_pre_period_entry,
+        post_component_values.num_raw,
+        post_component_values.den_raw,
+        cast(null as double) as pre_num_value,
+        cast(null as double) as pre_den_value
+    from post_component_values
+    union all
+    -- the pre row is dated on the exposure date in new_rows, which joins the units anyway
     select
         pre_component_values.experiment_id,
         pre_component_values.unit_id,
         pre_component_values.metric_key,
+        cast(null as date) as activity_date,
+        1 as is_pre_period_entry,
+        {{ to_exact(0) }} as num_raw,
+        {{ to_exact(0) }} as den_raw,
         {{ unit_value('pre_component_values.num_raw', 'definitions.num_is_indicator', 'definitions.num_cap') }}
             as pre_num_value,
         {{ unit_value('pre_component_values.den_raw', 'definitions.den_is_indicator', 'definitions.den_cap') }}
@@ -181,11 +200,29 @@ pre_values as (
         on pre_component_values.metric_key = definitions.metric_key
     {%- if incremental %}
     union all
-    -- units exposed before R: the covariate stored with their pre_period row
+    -- the unit's total before R (the sum of its stored daily raw changes) as one carry day, R - 1
     select
         previous_totals.experiment_id,
         previous_totals.unit_id,
         previous_totals.metric_key,
+        cast({{ dbt.dateadd('day', -1, recompute_from) }} as date) as activity_date,
+        0 as is_pre_period_entry,
+        previous_totals.num_raw,
+        previous_totals.den_raw,
+        cast(null as double) as pre_num_value,
+        cast(null as double) as pre_den_value
+    from previous_totals
+    where previous_totals.n_post_rows > 0
+    union all
+    -- units exposed before R: the covariate stored with their pre-period row
+    select
+        previous_totals.experiment_id,
+        previous_totals.unit_id,
+        previous_totals.metric_key,
+        cast(null as date) as activity_date,
+        1 as is_pre_period_entry,
+        {{ to_exact(0) }} as num_raw,
+        {{ to_exact(0) }} as den_raw,
         previous_totals.pre_num_value,
         previous_totals.pre_den_value
     from previous_totals
@@ -193,113 +230,63 @@ pre_values as (
     {%- endif %}
 ),
 
-daily_changes as (
-    select
-        post_component_values.experiment_id,
-        post_component_values.unit_id,
-        post_component_values.metric_key,
-        post_component_values.activity_date,
-        post_component_values.num_raw,
-        post_component_values.den_raw
-    from post_component_values
-    {%- if incremental %}
-    union all
-    -- the unit's total before R (the sum of its stored daily raw changes) as one carry day, R - 1
-    select
-        previous_totals.experiment_id,
-        previous_totals.unit_id,
-        previous_totals.metric_key,
-        cast({{ dbt.dateadd('day', -1, recompute_from) }} as date) as activity_date,
-        previous_totals.num_raw,
-        previous_totals.den_raw
-    from previous_totals
-    where previous_totals.n_post_rows > 0
-    {%- endif %}
-),
-
 cumulative as (
-    -- the unit's running total after each day with post-period events (one sort)
+    -- the unit's running total after each day and its covariate, in one sort: the pre row (no
+    -- date, zero change) sorts first, so first_value hands its covariate to every later row
     select
         daily_changes.experiment_id,
         daily_changes.unit_id,
         daily_changes.metric_key,
         daily_changes.activity_date,
+        daily_changes.is_pre_period_entry,
         daily_changes.num_raw,
         daily_changes.den_raw,
-        sum(daily_changes.num_raw) over (
+        {%- for column in ['num_raw', 'den_raw', 'pre_num_value', 'pre_den_value'] %}
+        {{ 'sum' if column.endswith('_raw') else 'first_value' }}(daily_changes.{{ column }}) over (
             partition by daily_changes.experiment_id, daily_changes.unit_id, daily_changes.metric_key
-            order by daily_changes.activity_date
+            order by daily_changes.activity_date nulls first
             rows between unbounded preceding and current row
-        ) as num_cumulative,
-        sum(daily_changes.den_raw) over (
-            partition by daily_changes.experiment_id, daily_changes.unit_id, daily_changes.metric_key
-            order by daily_changes.activity_date
-            rows between unbounded preceding and current row
-        ) as den_cumulative
+        ) as {{ column.split('_')[0] ~ '_cumulative' if column.endswith('_raw') else column }}{{ "," if not loop.last }}
+        {%- endfor %}
     from daily_changes
 ),
 
-value_rows as (
+changed_rows as (
     -- Per-unit values: conversion as an indicator, winsorisation cap on the unit total; the value
     -- the day before is the running total without this day (exact), transformed the same way.
     -- Every day with a raw change is kept (even if the transformed value does not move), so the
     -- stored raw changes add up to the unit's total for the next incremental run's carry.
+    -- Pre rows (values 0, no change) count the unit towards n_units_with_pre_period and the pre
+    -- moments.
     select
         cumulative.experiment_id,
         cumulative.unit_id,
         cumulative.metric_key,
         cumulative.activity_date,
-        0 as is_pre_period_entry,
+        cumulative.is_pre_period_entry,
         cumulative.num_raw,
         cumulative.den_raw,
-        {{ unit_value('cumulative.num_cumulative', 'definitions.num_is_indicator', 'definitions.num_cap') }}
-            as num_value,
-        {{ unit_value('cumulative.num_cumulative - cumulative.num_raw', 'definitions.num_is_indicator', 'definitions.num_cap') }}
-            as previous_num_value,
-        {{ unit_value('cumulative.den_cumulative', 'definitions.den_is_indicator', 'definitions.den_cap') }}
-            as den_value,
-        {{ unit_value('cumulative.den_cumulative - cumulative.den_raw', 'definitions.den_is_indicator', 'definitions.den_cap') }}
-            as previous_den_value,
-        coalesce(pre_values.pre_num_value, 0) as pre_num_value,
-        coalesce(pre_values.pre_den_value, 0) as pre_den_value
+        {%- for component in ['num', 'den'] %}
+        case when cumulative.is_pre_period_entry = 1 then 0.0 else
+            {{ unit_value('cumulative.' ~ component ~ '_cumulative', 'definitions.' ~ component ~ '_is_indicator', 'definitions.' ~ component ~ '_cap') }}
+        end as {{ component }}_value,
+        case when cumulative.is_pre_period_entry = 1 then 0.0 else
+            {{ unit_value('cumulative.' ~ component ~ '_cumulative - cumulative.' ~ component ~ '_raw', 'definitions.' ~ component ~ '_is_indicator', 'definitions.' ~ component ~ '_cap') }}
+        end as previous_{{ component }}_value,
+        {%- endfor %}
+        coalesce(cumulative.pre_num_value, 0) as pre_num_value,
+        coalesce(cumulative.pre_den_value, 0) as pre_den_value
     from cumulative
     inner join definitions
         on cumulative.metric_key = definitions.metric_key
-    left join pre_values
-        on cumulative.experiment_id = pre_values.experiment_id
-        and cumulative.unit_id = pre_values.unit_id
-        and cumulative.metric_key = pre_values.metric_key
-    where cumulative.activity_date >= {{ recompute_from }}
+    where (
+        cumulative.is_pre_period_entry = 0
+        and cumulative.activity_date >= {{ recompute_from }}
         and (cumulative.num_raw <> 0 or cumulative.den_raw <> 0)
-),
-
-pre_period_rows as (
-    -- on the exposure date (set in new_rows, which joins the units anyway: read once, units is
-    -- not materialised): the unit counts towards n_units_with_pre_period and the pre moments
-    select
-        pre_values.experiment_id,
-        pre_values.unit_id,
-        pre_values.metric_key,
-        cast(null as date) as activity_date,
-        1 as is_pre_period_entry,
-        {{ to_exact(0) }} as num_raw,
-        {{ to_exact(0) }} as den_raw,
-        0.0 as num_value,
-        0.0 as previous_num_value,
-        0.0 as den_value,
-        0.0 as previous_den_value,
-        pre_values.pre_num_value,
-        pre_values.pre_den_value
-    from pre_values
-    inner join definitions
-        on pre_values.metric_key = definitions.metric_key
-    where definitions.has_pre_period
-),
-
-changed_rows as (
-    select * from value_rows
-    union all
-    select * from pre_period_rows
+    ) or (
+        cumulative.is_pre_period_entry = 1
+        and definitions.has_pre_period
+    )
 ),
 
 new_rows as (
