@@ -16,7 +16,10 @@ Steps (each result lands in the JSON written to --out, a Markdown summary is pri
 8. peers (tea-tasting; cluster-experiments up to M) unless --skip-peers;
 9. --incremental: for each day D of --daily-days, a full build over days 1..D-1, then day D's
    files are added and ``dbt build`` runs without --full-refresh; timed, and every mart table is
-   compared with a full refresh over days 1..D.
+   compared with a full refresh over days 1..D. The daily run uses the project's default
+   ``late_arrival_days`` (3: it recomputes the last 4 days); each value of --late-arrival-days
+   (default 0, for data that arrives complete each day, as the generated data does) adds a second
+   daily run from a copy of the same base, timed and compared the same way.
 
 Wall times on a shared machine are inflated by other work: CPU times and the load average before
 each run are recorded too.
@@ -42,6 +45,8 @@ from . import floor as floor_mod
 from .generate import SIZES, day_date, ensure, link_days
 from .project import ROOT, make_project, measured_run, project_revision, run_dbt
 
+# the project's default var late_arrival_days (models/intermediate/int_incremental_window.sql)
+PROJECT_LATE_ARRIVAL_DAYS = 3
 MART_TABLES = ["fct_exposures", "fct_quarantine", "fct_arm_statistics", "fct_srm_checks",
                "fct_experiment_results", "fct_decision_records", "fct_experiment_health",
                "fct_factorial_anova", "fct_bandit_allocations"]
@@ -196,26 +201,30 @@ def python_step_bench(log) -> dict:
 
 
 def incremental(data_dir: Path, project: Path, work: Path, days: int, daily_days: list[int], threads: int,
-                memory_limit: str, log, last_full: tuple[Path, dict] | None = None) -> list[dict]:
+                memory_limit: str, log, last_full: tuple[Path, dict] | None = None,
+                late_arrival_days: tuple[int, ...] = ()) -> list[dict]:
     """Daily runs; ``last_full`` = (database, run) of a full build over all days, reused as the
     full refresh of the last day (same data, same command) instead of building it again."""
     results = []
     for d in daily_days:
         log(f"incremental: day {d}")
         try:
-            results.append(_daily_run(data_dir, project, work, days, d, threads, memory_limit, log, last_full))
+            results.append(_daily_run(data_dir, project, work, days, d, threads, memory_limit, log, last_full,
+                                      late_arrival_days))
         except RuntimeError as exc:
             # a failed build (e.g. out of memory) is a result too: record it, go on with the next day
             log(f"  day {d} failed: {str(exc).splitlines()[0]}")
             results.append({"day": d, "status": "failed", "error": str(exc)[-3000:]})
-            for name in (f"raw_inc_{d}", f"inc_{d}.duckdb", f"target_inc_base_{d}", f"target_inc_daily_{d}",
-                         f"target_inc_full_{d}", f"full_{d}.duckdb"):
+            leftovers = [f"raw_inc_{d}", f"inc_{d}.duckdb", f"target_inc_base_{d}", f"target_inc_daily_{d}",
+                         f"target_inc_full_{d}", f"full_{d}.duckdb"]
+            leftovers += [p.name for p in work.glob(f"*inc_{d}_late*")] + [p.name for p in work.glob(f"target_inc_late*_{d}")]
+            for name in leftovers:
                 _fresh(work / name)
     return results
 
 
 def _daily_run(data_dir: Path, project: Path, work: Path, days: int, d: int, threads: int, memory_limit: str,
-               log, last_full: tuple[Path, dict] | None) -> dict:
+               log, last_full: tuple[Path, dict] | None, late_arrival_days: tuple[int, ...] = ()) -> dict:
     """One day of ``incremental``: base build over days 1..d-1, the daily run of day d, the full
     refresh over days 1..d, and their comparison."""
     prev, cur = day_date(d - 2), day_date(d - 1)  # day d is index d - 1
@@ -225,6 +234,10 @@ def _daily_run(data_dir: Path, project: Path, work: Path, days: int, d: int, thr
     t_base = _fresh(work / f"target_inc_base_{d}")
     base = run_dbt(["build", "--full-refresh"], project, t_base, db_inc, _raw_vars(raw, prev), threads, memory_limit)
     log(f"  full build days 1..{d - 1}: {base['wall_s']:.1f} s")
+    variants = {}  # late_arrival_days -> database holding a copy of the base
+    for late in late_arrival_days:
+        variants[late] = _fresh(work / f"inc_{d}_late{late}.duckdb")
+        shutil.copyfile(db_inc, variants[late])
     link_days(data_dir, raw, cur)
     t_daily = _fresh(work / f"target_inc_daily_{d}")
     daily = run_dbt(["build"], project, t_daily, db_inc, _raw_vars(raw, cur), threads, memory_limit)
@@ -240,12 +253,30 @@ def _daily_run(data_dir: Path, project: Path, work: Path, days: int, d: int, thr
                        memory_limit)
         log(f"  full refresh days 1..{d}: {full['wall_s']:.1f} s")
     equality = compare_databases(db_inc, db_full, memory_limit, threads)
+    other_windows = []
+    for late, db_late in variants.items():
+        t_late = _fresh(work / f"target_inc_late{late}_{d}")
+        run = run_dbt(["build"], project, t_late, db_late, {**_raw_vars(raw, cur), "late_arrival_days": late},
+                      threads, memory_limit)
+        eq = compare_databases(db_late, db_full, memory_limit, threads)
+        other_windows.append({
+            "late_arrival_days": late, "daily_run": _summ_run(run),
+            "daily_over_full_wall": run["wall_s"] / full["wall_s"],
+            "daily_nodes": run.get("node_timings", [])[:15],
+            "equal_to_full_refresh": all(eq.get(t, {}).get("equal") for t in MART_TABLES)})
+        log(f"  daily run day {d}, late_arrival_days={late}: {run['wall_s']:.1f} s "
+            f"({run['wall_s'] / full['wall_s']:.2f} of the full refresh), equal: "
+            f"{other_windows[-1]['equal_to_full_refresh']}; slowest: " + ", ".join(
+                f"{t['node'].split('.')[-1][:40]} {t['seconds']:.1f}" for t in run.get("node_timings", [])[:6]))
+        for p in (db_late, t_late):
+            _fresh(p)
     result = {
         "day": d, "status": "ok", "base_full_build": _summ_run(base), "daily_run": _summ_run(daily),
         "full_refresh": _summ_run(full), "daily_over_full_wall": daily["wall_s"] / full["wall_s"],
         "daily_over_full_cpu": daily["cpu_s"] / full["cpu_s"],
         "daily_nodes": daily.get("node_timings", [])[:15], "full_nodes": full.get("node_timings", [])[:15],
         "daily_node_groups": _node_groups(daily.get("node_timings", [])),
+        "late_arrival_days": PROJECT_LATE_ARRIVAL_DAYS, "other_late_arrival_windows": other_windows,
         "equal_to_full_refresh": all(equality.get(t, {}).get("equal") for t in MART_TABLES),
         "unequal_other_tables": sorted(t for t, v in equality.items() if not v["contract"] and v["equal"] is False),
         "tables": equality}
@@ -302,14 +333,17 @@ def markdown(report: dict) -> str:
         lines.append(f"| {t['node']} | {t['seconds']:.2f} |")
     if report.get("incremental"):
         lines.append("")
-        lines.append("| daily run at day | base full build (days 1..D-1) | daily run | full refresh (days 1..D) | daily / full | equal |")
-        lines.append("|---|---|---|---|---|---|")
+        lines.append("| daily run at day | base full build (days 1..D-1) | daily run | full refresh (days 1..D) | daily / full | equal "
+                     "| other late_arrival_days: daily run, daily / full, equal |")
+        lines.append("|---|---|---|---|---|---|---|")
         for r in report["incremental"]:
             if r.get("status") == "failed":
                 lines.append(f"| {r['day']} | failed: {r['error'].splitlines()[0][:120]} | | | | |")
                 continue
             lines.append(f"| {r['day']} | {r['base_full_build']['wall_s']:.1f} s | {r['daily_run']['wall_s']:.1f} s "
-                         f"| {r['full_refresh']['wall_s']:.1f} s | {r['daily_over_full_wall']:.2f} | {r['equal_to_full_refresh']} |")
+                         f"| {r['full_refresh']['wall_s']:.1f} s | {r['daily_over_full_wall']:.2f} | {r['equal_to_full_refresh']} | "
+                         + "; ".join(f"{o['late_arrival_days']}: {o['daily_run']['wall_s']:.1f} s, {o['daily_over_full_wall']:.2f}, "
+                                     f"{o['equal_to_full_refresh']}" for o in r.get("other_late_arrival_windows", [])) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -328,6 +362,8 @@ def main(argv=None) -> int:
     ap.add_argument("--skip-python-bench", action="store_true")
     ap.add_argument("--incremental", action="store_true")
     ap.add_argument("--daily-days", default="10,20,30")
+    ap.add_argument("--late-arrival-days", default="0",
+                    help="comma-separated late_arrival_days values for extra daily runs ('' for none)")
     ap.add_argument("--keep-database", action="store_true", help="keep the last full build's DuckDB file")
     ap.add_argument("--revision", help="take the dbt project from this git revision (default: working tree)")
     ap.add_argument("--threads", type=int, default=int(os.environ.get("EXP_DUCKDB_THREADS", os.cpu_count() or 2)))
@@ -417,7 +453,9 @@ def main(argv=None) -> int:
 
     if a.incremental:
         days = [int(d) for d in a.daily_days.split(",") if d.strip()]
+        lates = tuple(int(v) for v in a.late_arrival_days.split(",") if v.strip())
         report["incremental"] = incremental(data_dir, project, work, a.days, days, a.threads, a.memory_limit, log,
+                                            late_arrival_days=lates,
                                             last_full=(database, {
                                                 **last_build, "wall_s": fb["median_wall_s"],
                                                 "cpu_s": fb["median_cpu_s"], "maxrss_bytes": fb["peak_rss_bytes"]}))
@@ -434,7 +472,9 @@ def main(argv=None) -> int:
         log(f"wrote {a.out}")
     if not a.keep_database:
         _fresh(database)
-    failed_days = [r["day"] for r in report.get("incremental", []) if r.get("status") == "failed"]
+    failed_days = [r["day"] for r in report.get("incremental", []) if r.get("status") == "failed"
+                   or not r.get("equal_to_full_refresh")
+                   or not all(o["equal_to_full_refresh"] for o in r.get("other_late_arrival_windows", []))]
     return 0 if report["equality"]["equal"] and not failed_days else 1
 
 
