@@ -230,6 +230,14 @@ daily_changes as (
     {%- endif %}
 ),
 
+{%- set unit_running_window -%}
+    (
+        partition by daily_changes.experiment_id, daily_changes.unit_id, daily_changes.metric_key
+        order by daily_changes.activity_date nulls first
+        rows between unbounded preceding and current row
+    )
+{%- endset %}
+
 cumulative as (
     -- the unit's running total after each day and its covariate, in one sort: the pre row (no
     -- date, zero change) sorts first, so first_value hands its covariate to every later row
@@ -241,13 +249,10 @@ cumulative as (
         daily_changes.is_pre_period_entry,
         daily_changes.num_raw,
         daily_changes.den_raw,
-        {%- for column in ['num_raw', 'den_raw', 'pre_num_value', 'pre_den_value'] %}
-        {{ 'sum' if column.endswith('_raw') else 'first_value' }}(daily_changes.{{ column }}) over (
-            partition by daily_changes.experiment_id, daily_changes.unit_id, daily_changes.metric_key
-            order by daily_changes.activity_date nulls first
-            rows between unbounded preceding and current row
-        ) as {{ column.split('_')[0] ~ '_cumulative' if column.endswith('_raw') else column }}{{ "," if not loop.last }}
-        {%- endfor %}
+        sum(daily_changes.num_raw) over {{ unit_running_window }} as num_cumulative,
+        sum(daily_changes.den_raw) over {{ unit_running_window }} as den_cumulative,
+        first_value(daily_changes.pre_num_value) over {{ unit_running_window }} as pre_num_value,
+        first_value(daily_changes.pre_den_value) over {{ unit_running_window }} as pre_den_value
     from daily_changes
 ),
 
