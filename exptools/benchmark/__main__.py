@@ -17,7 +17,8 @@ Steps (each result lands in the JSON written to --out, a Markdown summary is pri
 9. --incremental: for each day D of --daily-days, a full build over days 1..D-1, then day D's
    files are added and ``dbt build`` runs without --full-refresh; timed, and every mart table is
    compared with a full refresh over days 1..D. The daily run uses the project's default
-   ``late_arrival_days`` (3: it recomputes the last 4 days); each value of --late-arrival-days
+   ``late_arrival_days`` (3: it recomputes the last 4 days; the value used is read back from
+   int_incremental_window); each value of --late-arrival-days
    (default 0, for data that arrives complete each day, as the generated data does) adds a second
    daily run from a copy of the same base, timed and compared the same way.
 
@@ -45,8 +46,6 @@ from . import floor as floor_mod
 from .generate import SIZES, day_date, ensure, link_days
 from .project import ROOT, make_project, measured_run, project_revision, run_dbt
 
-# the project's default var late_arrival_days (models/intermediate/int_incremental_window.sql)
-PROJECT_LATE_ARRIVAL_DAYS = 3
 MART_TABLES = ["fct_exposures", "fct_quarantine", "fct_arm_statistics", "fct_srm_checks",
                "fct_experiment_results", "fct_decision_records", "fct_experiment_health",
                "fct_factorial_anova", "fct_bandit_allocations"]
@@ -217,7 +216,8 @@ def incremental(data_dir: Path, project: Path, work: Path, days: int, daily_days
             results.append({"day": d, "status": "failed", "error": str(exc)[-3000:]})
             leftovers = [f"raw_inc_{d}", f"inc_{d}.duckdb", f"target_inc_base_{d}", f"target_inc_daily_{d}",
                          f"target_inc_full_{d}", f"full_{d}.duckdb"]
-            leftovers += [p.name for p in work.glob(f"*inc_{d}_late*")] + [p.name for p in work.glob(f"target_inc_late*_{d}")]
+            leftovers += [p.name for p in work.glob(f"*inc_{d}_late*")]
+            leftovers += [p.name for p in work.glob(f"target_inc_late*_{d}")]
             for name in leftovers:
                 _fresh(work / name)
     return results
@@ -253,6 +253,8 @@ def _daily_run(data_dir: Path, project: Path, work: Path, days: int, d: int, thr
                        memory_limit)
         log(f"  full refresh days 1..{d}: {full['wall_s']:.1f} s")
     equality = compare_databases(db_inc, db_full, memory_limit, threads)
+    with duckdb.connect(str(db_inc), read_only=True) as con:
+        late_used = con.execute("select late_arrival_days from int_incremental_window").fetchone()[0]
     other_windows = []
     for late, db_late in variants.items():
         t_late = _fresh(work / f"target_inc_late{late}_{d}")
@@ -276,7 +278,7 @@ def _daily_run(data_dir: Path, project: Path, work: Path, days: int, d: int, thr
         "daily_over_full_cpu": daily["cpu_s"] / full["cpu_s"],
         "daily_nodes": daily.get("node_timings", [])[:15], "full_nodes": full.get("node_timings", [])[:15],
         "daily_node_groups": _node_groups(daily.get("node_timings", [])),
-        "late_arrival_days": PROJECT_LATE_ARRIVAL_DAYS, "other_late_arrival_windows": other_windows,
+        "late_arrival_days": late_used, "other_late_arrival_windows": other_windows,
         "equal_to_full_refresh": all(equality.get(t, {}).get("equal") for t in MART_TABLES),
         "unequal_other_tables": sorted(t for t, v in equality.items() if not v["contract"] and v["equal"] is False),
         "tables": equality}
@@ -338,7 +340,7 @@ def markdown(report: dict) -> str:
         lines.append("|---|---|---|---|---|---|---|")
         for r in report["incremental"]:
             if r.get("status") == "failed":
-                lines.append(f"| {r['day']} | failed: {r['error'].splitlines()[0][:120]} | | | | |")
+                lines.append(f"| {r['day']} | failed: {r['error'].splitlines()[0][:120]} | | | | | |")
                 continue
             lines.append(f"| {r['day']} | {r['base_full_build']['wall_s']:.1f} s | {r['daily_run']['wall_s']:.1f} s "
                          f"| {r['full_refresh']['wall_s']:.1f} s | {r['daily_over_full_wall']:.2f} | {r['equal_to_full_refresh']} | "
