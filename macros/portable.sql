@@ -103,3 +103,23 @@
 {% macro max_event_value() -%}
     1e13
 {%- endmacro %}
+
+
+{#- An order-independent checksum of a set of rows: the exact sum of a 64-bit hash of the given
+    columns, as decimal(38, 0) (no overflow: 2^64 * 10^18 rows < 10^38). Used by the incremental
+    change detection (int_raw_days_fingerprinted) to notice raw rows rewritten in place. -#}
+{% macro row_checksum(columns) -%}
+    {{ return(adapter.dispatch('row_checksum', 'warehouse_experiments')(columns)) }}
+{%- endmacro %}
+
+{% macro default__row_checksum(columns) -%}
+    {{ exceptions.raise_compiler_error("var raw_change_detection = 'checksum' is not implemented for adapter " ~ adapter.type() ~ "; use 'row_count'") }}
+{%- endmacro %}
+
+{% macro duckdb__row_checksum(columns) -%}
+    cast(sum(hash({{ columns | join(', ') }})) as decimal(38, 0))
+{%- endmacro %}
+
+{% macro spark__row_checksum(columns) -%}
+    cast(sum(cast(xxhash64({{ columns | join(', ') }}) as decimal(20, 0))) as decimal(38, 0))
+{%- endmacro %}

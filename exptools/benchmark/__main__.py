@@ -16,11 +16,12 @@ Steps (each result lands in the JSON written to --out, a Markdown summary is pri
 8. peers (tea-tasting; cluster-experiments up to M) unless --skip-peers;
 9. --incremental: for each day D of --daily-days, a full build over days 1..D-1, then day D's
    files are added and ``dbt build`` runs without --full-refresh; timed, and every mart table is
-   compared with a full refresh over days 1..D. The daily run uses the project's default
-   ``late_arrival_days`` (3: it recomputes the last 4 days; the value used is read back from
-   int_incremental_window); each value of --late-arrival-days
-   (default 0, for data that arrives complete each day, as the generated data does) adds a second
-   daily run from a copy of the same base, timed and compared the same way.
+   compared with a full refresh over days 1..D. The daily run uses the project's defaults
+   (``late_arrival_days`` 0: the change detection finds late rows, so an on-time load re-derives
+   one day; the window used, its reason and first changed day are read back from
+   int_incremental_window); each value of --late-arrival-days (default '' for none; e.g. 3 for a
+   fixed safety window of 3 more days) adds a second daily run from a copy of the same base, timed
+   and compared the same way.
 
 Wall times on a shared machine are inflated by other work: CPU times and the load average before
 each run are recorded too.
@@ -254,7 +255,9 @@ def _daily_run(data_dir: Path, project: Path, work: Path, days: int, d: int, thr
         log(f"  full refresh days 1..{d}: {full['wall_s']:.1f} s")
     equality = compare_databases(db_inc, db_full, memory_limit, threads)
     with duckdb.connect(str(db_inc), read_only=True) as con:
-        late_used = con.execute("select late_arrival_days from int_incremental_window").fetchone()[0]
+        late_used, recompute_from, reason = con.execute(
+            "select late_arrival_days, cast(recompute_from as varchar), recompute_reason from int_incremental_window"
+        ).fetchone()
     other_windows = []
     for late, db_late in variants.items():
         t_late = _fresh(work / f"target_inc_late{late}_{d}")
@@ -278,12 +281,13 @@ def _daily_run(data_dir: Path, project: Path, work: Path, days: int, d: int, thr
         "daily_over_full_cpu": daily["cpu_s"] / full["cpu_s"],
         "daily_nodes": daily.get("node_timings", [])[:15], "full_nodes": full.get("node_timings", [])[:15],
         "daily_node_groups": _node_groups(daily.get("node_timings", [])),
-        "late_arrival_days": late_used, "other_late_arrival_windows": other_windows,
+        "late_arrival_days": late_used, "recompute_from": recompute_from, "recompute_reason": reason,
+        "other_late_arrival_windows": other_windows,
         "equal_to_full_refresh": all(equality.get(t, {}).get("equal") for t in MART_TABLES),
         "unequal_other_tables": sorted(t for t, v in equality.items() if not v["contract"] and v["equal"] is False),
         "tables": equality}
     log(f"  equal to full refresh: {result['equal_to_full_refresh']}; daily/full wall "
-        f"{result['daily_over_full_wall']:.2f}")
+        f"{result['daily_over_full_wall']:.2f}; recomputed from {recompute_from} ({reason})")
     for p in (db_inc, raw, t_base, t_daily, t_full) + (() if last_full and db_full == last_full[0] else (db_full,)):
         _fresh(p)
     return result
@@ -336,14 +340,15 @@ def markdown(report: dict) -> str:
     if report.get("incremental"):
         lines.append("")
         lines.append("| daily run at day | base full build (days 1..D-1) | daily run | full refresh (days 1..D) | daily / full | equal "
-                     "| other late_arrival_days: daily run, daily / full, equal |")
-        lines.append("|---|---|---|---|---|---|---|")
+                     "| recomputed from | other late_arrival_days: daily run, daily / full, equal |")
+        lines.append("|---|---|---|---|---|---|---|---|")
         for r in report["incremental"]:
             if r.get("status") == "failed":
-                lines.append(f"| {r['day']} | failed: {r['error'].splitlines()[0][:120]} | | | | | |")
+                lines.append(f"| {r['day']} | failed: {r['error'].splitlines()[0][:120]} | | | | | | |")
                 continue
             lines.append(f"| {r['day']} | {r['base_full_build']['wall_s']:.1f} s | {r['daily_run']['wall_s']:.1f} s "
                          f"| {r['full_refresh']['wall_s']:.1f} s | {r['daily_over_full_wall']:.2f} | {r['equal_to_full_refresh']} | "
+                         f"{r.get('recompute_from')} ({r.get('recompute_reason')}) | "
                          + "; ".join(f"{o['late_arrival_days']}: {o['daily_run']['wall_s']:.1f} s, {o['daily_over_full_wall']:.2f}, "
                                      f"{o['equal_to_full_refresh']}" for o in r.get("other_late_arrival_windows", [])) + " |")
     return "\n".join(lines) + "\n"
@@ -364,7 +369,7 @@ def main(argv=None) -> int:
     ap.add_argument("--skip-python-bench", action="store_true")
     ap.add_argument("--incremental", action="store_true")
     ap.add_argument("--daily-days", default="10,20,30")
-    ap.add_argument("--late-arrival-days", default="0",
+    ap.add_argument("--late-arrival-days", default="",
                     help="comma-separated late_arrival_days values for extra daily runs ('' for none)")
     ap.add_argument("--keep-database", action="store_true", help="keep the last full build's DuckDB file")
     ap.add_argument("--revision", help="take the dbt project from this git revision (default: working tree)")

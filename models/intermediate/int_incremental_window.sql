@@ -1,12 +1,18 @@
--- Grain: one row. The recompute date R of this run's incremental models: the smallest as-of date
--- the four event-side models were last built with, + 1 day - var('late_arrival_days'), and never
--- after this run's as-of date + 1 (an as-of date moved back recomputes from there). Null
--- previous_as_of (first run, or a model missing): the models build in full anyway.
-{%- set late_days = var('late_arrival_days', 3) %}
+-- Grain: one row. The recompute date R of this run's incremental models (macros/incremental.sql):
+--   * the smallest as-of date the four event-side models were last built with, + 1 day
+--     - var('late_arrival_days'), never after this run's as-of date + 1 - var('late_arrival_days')
+--     (an as-of date moved back recomputes from there);
+--   * and never after the first day whose raw rows differ from what the last complete run
+--     processed (first_changed_date: int_raw_days_fingerprinted against the previous
+--     int_raw_days_processed), so rows that arrive late, on any day, are picked up.
+-- 1900-01-01 (the incremental models rebuild in full) on the first run, when a model is missing,
+-- or when no processed fingerprint exists yet. recompute_reason says which bound applied.
+{%- set late_days = var('late_arrival_days', 0) %}
 {%- if not (late_days | string | trim).isdigit() %}
     {{ exceptions.raise_compiler_error("var late_arrival_days must be a whole number >= 0, got: " ~ late_days) }}
 {%- endif %}
 {%- set watermarks = [] %}
+{%- set processed = none %}
 {%- if execute %}
     {%- for model_name in ['int_unit_event_days', 'int_unit_metric_deltas', 'int_arm_metric_deltas', 'int_metric_events_rejected'] %}
         {%- set relation = adapter.get_relation(database=this.database, schema=this.schema, identifier=model_name) %}
@@ -18,6 +24,11 @@
             {%- do watermarks.append('select cast(null as date) as built_as_of') %}
         {%- endif %}
     {%- endfor %}
+    {%- set processed_relation = adapter.get_relation(database=this.database, schema=this.schema, identifier='int_raw_days_processed') %}
+    {%- if processed_relation is not none
+        and (adapter.get_columns_in_relation(processed_relation) | selectattr('name', 'equalto', 'row_checksum') | list | length) > 0 %}
+        {%- set processed = processed_relation %}
+    {%- endif %}
 {%- endif %}
 
 with previous_runs as (
@@ -34,16 +45,73 @@ previous as (
         case when count(previous_runs.built_as_of) = count(*) then min(previous_runs.built_as_of) end
             as previous_as_of
     from previous_runs
+),
+
+current_fingerprints as (
+    select * from {{ ref('int_raw_days_fingerprinted') }}
+),
+
+{%- if processed is not none %}
+
+processed_fingerprints as (
+    select
+        processed_days.source_table,
+        processed_days.row_date,
+        processed_days.n_rows,
+        processed_days.row_checksum
+    from {{ processed }} as processed_days
+),
+
+changed_days as (
+    -- days with rows added or removed; with checksums on both sides, also rows rewritten in place
+    select min(coalesce(current_fingerprints.row_date, processed_fingerprints.row_date)) as first_changed_date
+    from current_fingerprints
+    full outer join processed_fingerprints
+        on current_fingerprints.source_table = processed_fingerprints.source_table
+        and current_fingerprints.row_date = processed_fingerprints.row_date
+    where current_fingerprints.n_rows is null
+        or processed_fingerprints.n_rows is null
+        or current_fingerprints.n_rows <> processed_fingerprints.n_rows
+        or current_fingerprints.row_checksum <> processed_fingerprints.row_checksum
+),
+{%- else %}
+
+changed_days as (
+    select cast(null as date) as first_changed_date
+),
+{%- endif %}
+
+bounds as (
+    select
+        previous.previous_as_of,
+        case
+            when previous.previous_as_of < {{ as_of_date() }}
+                then cast({{ dbt.dateadd('day', 1 - (late_days | int), 'previous.previous_as_of') }} as date)
+            else cast({{ dbt.dateadd('day', 1 - (late_days | int), as_of_date()) }} as date)
+        end as window_start,
+        changed_days.first_changed_date,
+        {{ 'true' if processed is not none else 'false' }} as has_processed_fingerprints
+    from previous
+    cross join changed_days
 )
 
 select
-    previous.previous_as_of,
+    bounds.previous_as_of,
     {{ as_of_date() }} as as_of_date,
     {{ late_days }} as late_arrival_days,
+    '{{ var('raw_change_detection', 'row_count') }}' as raw_change_detection,
+    bounds.first_changed_date,
     case
-        when previous.previous_as_of is null then cast('1900-01-01' as date)
-        when previous.previous_as_of < {{ as_of_date() }}
-            then cast({{ dbt.dateadd('day', 1 - (late_days | int), 'previous.previous_as_of') }} as date)
-        else cast({{ dbt.dateadd('day', 1 - (late_days | int), as_of_date()) }} as date)
-    end as recompute_from
-from previous
+        when bounds.previous_as_of is null or not bounds.has_processed_fingerprints
+            then cast('1900-01-01' as date)
+        when bounds.first_changed_date < bounds.window_start then bounds.first_changed_date
+        else bounds.window_start
+    end as recompute_from,
+    case
+        when bounds.previous_as_of is null then 'first_run'
+        when not bounds.has_processed_fingerprints then 'no_processed_fingerprints'
+        when bounds.first_changed_date < bounds.window_start then 'changed_raw_rows'
+        when bounds.previous_as_of >= {{ as_of_date() }} then 'same_or_earlier_as_of_date'
+        else 'new_days'
+    end as recompute_reason
+from bounds

@@ -33,7 +33,10 @@
 -- depends_on: {{ ref('int_incremental_window') }}
 -- depends_on: {{ ref('int_exposure_units_changed') }}
 -- depends_on: {{ ref('int_exposures_validated') }}
-{%- set incremental = is_incremental() %}
+-- depends_on: {{ ref('int_exposure_units_recomputed') }}
+{#- incremental: only the recomputed units (int_exposure_units_recomputed); an incremental run
+    with R = 1900-01-01 (no previous state) deletes every row and rebuilds like a full refresh -#}
+{%- set incremental = rebuilds_changed_units_only() %}
 {%- set recompute_from = recompute_from_date() if incremental else "cast('1900-01-01' as date)" %}
 {%- set value_columns = unit_delta_value_columns() %}
 
@@ -46,30 +49,11 @@ with definitions as (
     from {{ ref('int_experiment_metrics_defined') }} as defined
 ),
 
-all_units as (
-    select * from {{ ref('fct_exposures') }}
-),
-
-{%- if incremental %}
-
-active_units as (
-    -- units whose statistics can change on or after R
-    select distinct
-        recent_days.experiment_id,
-        recent_days.unit_id
-    from {{ ref('int_unit_event_days') }} as recent_days
-    where recent_days.period = 'post'
-        and recent_days.activity_date >= {{ recompute_from }}
-    union
-    select
-        new_units.experiment_id,
-        new_units.unit_id
-    from all_units as new_units
-    where new_units.exposure_date >= {{ recompute_from }}
-),
-{%- endif %}
-
 units as (
+    {%- if incremental %}
+    -- units whose statistics can change on or after R
+    select * from {{ ref('int_exposure_units_recomputed') }}
+    {%- else %}
     select
         analysed.experiment_id,
         analysed.unit_id,
@@ -78,11 +62,7 @@ units as (
         analysed.country,
         analysed.city,
         analysed.exposure_date
-    from all_units as analysed
-    {%- if incremental %}
-    inner join active_units
-        on analysed.experiment_id = active_units.experiment_id
-        and analysed.unit_id = active_units.unit_id
+    from {{ ref('fct_exposures') }} as analysed
     {%- endif %}
 ),
 
@@ -323,6 +303,21 @@ new_rows as (
 )
 {%- if incremental %},
 
+excluded_units as (
+    -- units with exposure rows on or after R that are not analysed (any more): a few, so the
+    -- join below builds on them and only probes the stored rows
+    select
+        recent.experiment_id,
+        recent.unit_id
+    from ({{ recently_exposed_units() }}) as recent
+    where not exists (
+        select 1
+        from {{ ref('fct_exposures') }} as kept
+        where kept.experiment_id = recent.experiment_id
+            and kept.unit_id = recent.unit_id
+    )
+),
+
 reversals as (
     -- units analysed before R and excluded by exposure rows that arrived on or after R: a sign -1
     -- copy of every earlier row not cancelled yet (a rerun must not cancel a unit twice)
@@ -343,19 +338,10 @@ reversals as (
         previous.{{ column }}{{ "," if not loop.last }}
         {%- endfor %}
     from {{ this }} as previous
+    inner join excluded_units
+        on previous.experiment_id = excluded_units.experiment_id
+        and previous.unit_id = excluded_units.unit_id
     where previous.activity_date < {{ recompute_from }}
-        and exists (
-            select 1
-            from ({{ recently_exposed_units() }}) as recent
-            where recent.experiment_id = previous.experiment_id
-                and recent.unit_id = previous.unit_id
-        )
-        and not exists (
-            select 1
-            from all_units as kept
-            where kept.experiment_id = previous.experiment_id
-                and kept.unit_id = previous.unit_id
-        )
     group by
         previous.experiment_id,
         previous.metric_id,

@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 
 import duckdb
 import pandas as pd
@@ -26,10 +27,12 @@ def _generate(database):
 
 
 def _append_late_data(project: ScratchProject):
-    """Rows that arrive after the 2026-10-20 run but are dated inside its look-back window:
-    an order completion of an analysed chatbot unit, a new exposure of an analysed unit in the
-    other arm (the unit becomes excluded: its earlier rows must be reversed), a repeat exposure of
-    an analysed unit in its own arm (collapsed: n_exposure_rows grows) and a brand-new unit."""
+    """Rows that arrive after the 2026-10-20 run, dated before it: an order completion of an
+    analysed chatbot unit, a new exposure of an analysed unit in the other arm (the unit becomes
+    excluded: its earlier rows must be reversed), a repeat exposure of an analysed unit in its own
+    arm (collapsed: n_exposure_rows grows), a brand-new unit, an event 15 days late, and one
+    unit's events of 2026-10-08 deleted. No late_arrival_days window covers the last two: the
+    change detection (int_raw_days_fingerprinted) must find them."""
     unit = project.sql(
         "select unit_id from main.fct_exposures where experiment_id = 'chatbot_delivery_estimate' "
         "and exposure_date = date '2026-10-03' order by unit_id limit 1")[0][0]
@@ -50,6 +53,9 @@ def _append_late_data(project: ScratchProject):
          "timestamp '2026-10-19 08:00:00', 'web', 'DE', 'Berlin', false, false)", []),
         ("insert into raw.metric_events values ('late_new_unit', 'order_completed', timestamp '2026-10-19 20:00:00', null)",
          []),
+        ("insert into raw.metric_events values (?, 'order_completed', timestamp '2026-10-05 11:00:00', null)", [unit]),
+        ("delete from raw.metric_events where cast(event_at as date) = date '2026-10-08' and unit_id = "
+         "(select min(unit_id) from raw.metric_events where cast(event_at as date) = date '2026-10-08')", []),
     ], switcher
 
 
@@ -78,7 +84,9 @@ def incremental_and_full(tmp_path_factory):
     for sql, params in statements:
         incremental.sql(sql, params)
     incremental.dbt(["build"], {"as_of_date": "2026-10-31"})
+    window_after_late_rows = incremental.query_df("select * from main.int_incremental_window")
     history_before = _tables(incremental.database, ["fct_decision_history"])["fct_decision_history"]
+    rerun_started = datetime.now(timezone.utc).replace(tzinfo=None)
     incremental.dbt(["build"], {"as_of_date": "2026-10-31"})  # same date again: idempotent
 
     full = ScratchProject(base / "full")
@@ -86,11 +94,11 @@ def incremental_and_full(tmp_path_factory):
     for sql, params in statements:
         full.sql(sql, params)
     full.dbt(["build"], {"as_of_date": "2026-10-31"})
-    return incremental, full, switcher, history_before
+    return incremental, full, switcher, history_before, window_after_late_rows, rerun_started
 
 
 def test_incremental_runs_equal_full_refresh(incremental_and_full):
-    incremental, full, switcher, _ = incremental_and_full
+    incremental, full, switcher, *_ = incremental_and_full
     _assert_same(_tables(incremental.database), _tables(full.database))
     # the late rows took effect: the switching unit is excluded, the late unit analysed
     kept = incremental.query_df("select unit_id from main.fct_exposures where experiment_id = 'chatbot_delivery_estimate'")
@@ -101,19 +109,52 @@ def test_incremental_runs_equal_full_refresh(incremental_and_full):
     assert reversals.n[0] > 0
 
 
-def test_incremental_run_recomputes_only_the_window(incremental_and_full):
-    incremental, _, _, _ = incremental_and_full
+def test_late_and_deleted_rows_set_the_recompute_date(incremental_and_full):
+    """The 2026-10-31 run after the late rows: the earliest changed day (the 15-days-late event)
+    is where it recomputed from, with the default late_arrival_days 0."""
+    *_, window, _ = incremental_and_full
+    assert str(window.previous_as_of[0])[:10] == "2026-10-20"
+    assert str(window.first_changed_date[0])[:10] == "2026-10-05"
+    assert str(window.recompute_from[0])[:10] == "2026-10-05"
+    assert window.recompute_reason[0] == "changed_raw_rows" and window.late_arrival_days[0] == 0
+
+
+def test_rerun_with_unchanged_data_recomputes_nothing(incremental_and_full):
+    incremental, *_, rerun_started = incremental_and_full
     window = incremental.query_df("select * from main.int_incremental_window")
-    assert str(window.previous_as_of[0])[:10] == "2026-10-31" and str(window.recompute_from[0])[:10] == "2026-10-29"
-    # rows written by the runs: the 2026-10-31 re-run rewrote only dates on or after R
-    rewritten = incremental.query_df(
-        "select min(activity_date) as first_day from main.int_arm_metric_deltas where built_as_of = date '2026-10-31' "
-        "and loaded_at = (select max(loaded_at) from main.int_arm_metric_deltas)")
-    assert str(rewritten.first_day[0])[:10] >= "2026-10-29"
+    assert str(window.previous_as_of[0])[:10] == "2026-10-31" and str(window.recompute_from[0])[:10] == "2026-11-01"
+    assert window.recompute_reason[0] == "same_or_earlier_as_of_date" and window.first_changed_date.isna()[0]
+    for table in ["int_unit_metric_deltas", "int_arm_metric_deltas"]:
+        appended = incremental.query_df(f"select count(*) as n from main.{table} where loaded_at >= '{rerun_started}'")
+        assert appended.n[0] == 0, table
+    processed = incremental.query_df("select max(built_as_of) as b from main.int_raw_days_processed")
+    assert str(processed.b[0])[:10] == "2026-10-31"
+
+
+def test_checksum_detects_a_row_rewritten_in_place(incremental_and_full, tmp_path):
+    """raw_change_detection = 'checksum': an event's value corrected in place (same row count) is
+    found and the result equals a full refresh; the default row count does not see it."""
+    incremental, *_ = incremental_and_full
+    vars_ = {"as_of_date": "2026-10-31", "raw_change_detection": "checksum"}
+    copy = ScratchProject(tmp_path / "checksum", database=tmp_path / "checksum.duckdb")
+    shutil.copy(incremental.database, copy.database)
+    copy.dbt(["build"], vars_)  # the first checksum fingerprint (no change)
+    assert copy.query_df("select recompute_from from main.int_incremental_window").recompute_from.astype(str)[0][:10] \
+        == "2026-11-01"
+    copy.sql("update raw.metric_events set value = 77.5 where event_name = 'order_placed' and unit_id = "
+             "(select min(unit_id) from raw.metric_events where event_name = 'order_placed' "
+             "and cast(event_at as date) = date '2026-10-10') and cast(event_at as date) = date '2026-10-10'")
+    copy.dbt(["build"], vars_)
+    window = copy.query_df("select * from main.int_incremental_window")
+    assert str(window.first_changed_date[0])[:10] == "2026-10-10" and window.recompute_reason[0] == "changed_raw_rows"
+    refreshed = ScratchProject(tmp_path / "refreshed", database=tmp_path / "refreshed.duckdb")
+    shutil.copy(copy.database, refreshed.database)
+    refreshed.dbt(["build", "--full-refresh"], vars_)
+    _assert_same(_tables(copy.database), _tables(refreshed.database))
 
 
 def test_decision_history_is_kept_once_per_date_and_survives_full_refresh(incremental_and_full):
-    incremental, _, _, history_before = incremental_and_full
+    incremental, _, _, history_before, *_ = incremental_and_full
     history = _tables(incremental.database, ["fct_decision_history"])["fct_decision_history"]
     keys = ["experiment_id", "analysis_date"]
     assert not history.duplicated(keys).any()
@@ -134,7 +175,7 @@ def test_decision_history_is_kept_once_per_date_and_survives_full_refresh(increm
 
 
 def test_killed_run_is_repaired_by_the_next_run(incremental_and_full, tmp_path):
-    incremental, full, _, _ = incremental_and_full
+    incremental, full, *_ = incremental_and_full
     killed = ScratchProject(tmp_path / "killed")
     _generate(killed.database)
     killed.dbt(["build"], {"as_of_date": "2026-10-20"})
@@ -157,7 +198,7 @@ def test_killed_run_is_repaired_by_the_next_run(incremental_and_full, tmp_path):
 
 
 def test_two_runs_at_once_get_a_clear_lock_error(incremental_and_full, tmp_path):
-    incremental, _, _, _ = incremental_and_full
+    incremental, *_ = incremental_and_full
     copy = tmp_path / "locked.duckdb"
     shutil.copy(incremental.database, copy)
     holder = subprocess.Popen([sys.executable, "-c", (
