@@ -78,24 +78,34 @@
     {{ return(result.columns[0].values()[0] | int) }}
 {%- endmacro %}
 
-{#- pre_hook of int_unit_event_days: delete what this run recomputes. -#}
-{% macro delete_recomputed_unit_event_days() -%}
+{#- pre_hooks of int_unit_event_days (date column activity_date) and int_unit_events_unattributed
+    (first_activity_date), two statements: delete the rows dated on or after R (pruned by date),
+    then every row of the units with exposure rows on or after R that are no longer analysed with
+    a first exposure before R (excluded, or first exposed on or after R: rebuilt entirely), which
+    probes the table with the few changed units. -#}
+{% macro delete_rows_from_recompute_date(date_column) -%}
     {%- if is_incremental() %}
     delete from {{ this }}
-    where activity_date >= {{ recompute_from_date() }}
-        or exists (
-            select 1
-            from ({{ recently_exposed_units() }}) as recent
-            where recent.experiment_id = {{ this }}.experiment_id
-                and recent.unit_id = {{ this }}.unit_id
-                and not exists (
-                    select 1
-                    from {{ ref('fct_exposures') }} as kept
-                    where kept.experiment_id = {{ this }}.experiment_id
-                        and kept.unit_id = {{ this }}.unit_id
-                        and kept.first_exposed_at < {{ recompute_from_timestamp() }}
-                )
-        )
+    where {{ date_column }} >= {{ recompute_from_date() }}
+    {%- endif %}
+{%- endmacro %}
+
+{% macro delete_rebuilt_unit_rows() -%}
+    {%- if is_incremental() %}
+    delete from {{ this }}
+    where exists (
+        select 1
+        from ({{ recently_exposed_units() }}) as recent
+        where recent.experiment_id = {{ this }}.experiment_id
+            and recent.unit_id = {{ this }}.unit_id
+            and not exists (
+                select 1
+                from {{ ref('fct_exposures') }} as kept
+                where kept.experiment_id = recent.experiment_id
+                    and kept.unit_id = recent.unit_id
+                    and kept.first_exposed_at < {{ recompute_from_timestamp() }}
+            )
+    )
     {%- endif %}
 {%- endmacro %}
 

@@ -6,6 +6,7 @@
 -- cycle) before it is replaced. The fingerprint was taken at the start of the run: rows that
 -- arrive while a run is going make the next run's fingerprint differ, so they are not lost.
 -- depends_on: {{ ref('int_unit_event_days') }}
+-- depends_on: {{ ref('int_unit_events_unattributed') }}
 -- depends_on: {{ ref('int_unit_metric_deltas') }}
 -- depends_on: {{ ref('int_arm_metric_deltas') }}
 -- depends_on: {{ ref('int_metric_events_rejected') }}

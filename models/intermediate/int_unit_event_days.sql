@@ -16,7 +16,7 @@
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='fail',
-    pre_hook="{{ delete_recomputed_unit_event_days() }}"
+    pre_hook=["{{ delete_rows_from_recompute_date('activity_date') }}", "{{ delete_rebuilt_unit_rows() }}"]
 ) }}
 
 -- depends_on: {{ ref('int_incremental_window') }}

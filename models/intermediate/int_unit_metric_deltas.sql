@@ -34,6 +34,9 @@
 -- depends_on: {{ ref('int_exposure_units_changed') }}
 -- depends_on: {{ ref('int_exposures_validated') }}
 -- depends_on: {{ ref('int_exposure_units_recomputed') }}
+-- int_unit_events_unattributed has no watermark of its own: built before this model, a run killed
+-- before it also leaves this model's watermark behind, so the next run repeats both
+-- depends_on: {{ ref('int_unit_events_unattributed') }}
 {#- incremental: only the recomputed units (int_exposure_units_recomputed); an incremental run
     with R = 1900-01-01 (no previous state) deletes every row and rebuilds like a full refresh -#}
 {%- set incremental = rebuilds_changed_units_only() %}

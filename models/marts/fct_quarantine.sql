@@ -65,20 +65,17 @@ rejected_event_rows as (
     group by rejected_events.rejection_reason
 ),
 
-unattributed_events as (
+unattributed_rows as (
     -- events of analysed units that no metric window counts (informational): after the longest
     -- attribution window, or in the 24 hours before the unit's first exposure
     select
-        'metric_events' as source_table,
         unit_days.experiment_id,
         case
             when unit_days.period = 'after_window' then 'event_after_attribution_window'
             else 'event_before_exposure'
         end as reason,
-        false as is_exclusion,
         sum(case when unit_days.period = 'after_window' then unit_days.event_count else unit_days.near_exposure_count end)
-            as n_rows,
-        count(distinct unit_days.unit_id) as n_units
+            as n_rows
     from {{ ref('int_unit_event_days') }} as unit_days
     inner join {{ ref('int_experiment_event_windows') }} as counting_windows
         on unit_days.experiment_id = counting_windows.experiment_id
@@ -94,6 +91,30 @@ unattributed_events as (
             when unit_days.period = 'after_window' then 'event_after_attribution_window'
             else 'event_before_exposure'
         end
+),
+
+unattributed_units as (
+    -- the same units, one row each (int_unit_events_unattributed): no distinct count over days
+    select
+        unattributed.experiment_id,
+        unattributed.reason,
+        count(*) as n_units
+    from {{ ref('int_unit_events_unattributed') }} as unattributed
+    group by unattributed.experiment_id, unattributed.reason
+),
+
+unattributed_events as (
+    select
+        'metric_events' as source_table,
+        coalesce(unattributed_rows.experiment_id, unattributed_units.experiment_id) as experiment_id,
+        coalesce(unattributed_rows.reason, unattributed_units.reason) as reason,
+        false as is_exclusion,
+        coalesce(unattributed_rows.n_rows, 0) as n_rows,
+        coalesce(unattributed_units.n_units, 0) as n_units
+    from unattributed_rows
+    full outer join unattributed_units
+        on unattributed_rows.experiment_id = unattributed_units.experiment_id
+        and unattributed_rows.reason = unattributed_units.reason
 ),
 
 unioned as (
