@@ -42,6 +42,12 @@
 {%- set incremental = rebuilds_changed_units_only() %}
 {%- set recompute_from = recompute_from_date() if incremental else "cast('1900-01-01' as date)" %}
 {%- set value_columns = unit_delta_value_columns() %}
+{#- the unit key of the per-unit aggregation, window and final join: a 64-bit hash of
+    (experiment_id, unit_id) when it has no collision among the units in play, else the two
+    strings (macros/portable.sql, unit_hash_is_unique) -#}
+{%- set hashed = unit_hash_is_unique(ref('int_exposure_units_recomputed') if incremental else ref('fct_exposures')) %}
+{%- set key_columns = ['unit_key'] if hashed else ['experiment_id', 'unit_id'] %}
+{%- set event_days_key = unit_hash('event_days') | trim if hashed else 'event_days.experiment_id, event_days.unit_id' %}
 
 
 with definitions as (
@@ -55,9 +61,17 @@ with definitions as (
 units as (
     {%- if incremental %}
     -- units whose statistics can change on or after R
-    select * from {{ ref('int_exposure_units_recomputed') }}
+    select
+        {%- if hashed %}
+        {{ unit_hash('recomputed') }} as unit_key,
+        {%- endif %}
+        recomputed.*
+    from {{ ref('int_exposure_units_recomputed') }} as recomputed
     {%- else %}
     select
+        {%- if hashed %}
+        {{ unit_hash('analysed') }} as unit_key,
+        {%- endif %}
         analysed.experiment_id,
         analysed.unit_id,
         analysed.variant_id,
@@ -74,8 +88,9 @@ previous_totals as (
     -- one pass over the stored rows of the active units (the table holds no row on or after R at
     -- this point): their raw totals before R (the carry) and their pre-period covariate
     select
-        units.experiment_id,
-        units.unit_id,
+        {%- for column in key_columns %}
+        units.{{ column }},
+        {%- endfor %}
         definitions.metric_key,
         sum(case when previous.is_pre_period_entry = 0 then previous.sign * previous.num_raw end) as num_raw,
         sum(case when previous.is_pre_period_entry = 0 then previous.sign * previous.den_raw end) as den_raw,
@@ -97,8 +112,9 @@ previous_totals as (
     -- date: the older rows need not be probed (one day of margin)
     where previous.activity_date >= cast({{ dbt.dateadd('day', -(longest_metric_days('attribution_window_days') + 1), recompute_from) }} as date)
     group by
-        units.experiment_id,
-        units.unit_id,
+        {%- for column in key_columns %}
+        units.{{ column }},
+        {%- endfor %}
         definitions.metric_key
 ),
 {%- endif %}
@@ -111,8 +127,7 @@ previous_totals as (
 
 {{ period }}_component_values as (
     select
-        event_days.experiment_id,
-        event_days.unit_id,
+        {{ event_days_key }}{{ ' as unit_key' if hashed }},
         definitions.metric_key,
         event_days.activity_date,
         {{ component_measure_sum('event_days', 'definitions.num_event', 'definitions.num_measure') }}
@@ -141,8 +156,7 @@ previous_totals as (
         and event_days.activity_date >= {{ recompute_from }}
     {%- endif %}
     group by
-        event_days.experiment_id,
-        event_days.unit_id,
+        {{ event_days_key }},
         definitions.metric_key,
         event_days.activity_date
 ),
@@ -154,8 +168,9 @@ daily_changes as (
     -- hands every row its unit's covariate and no separate join is needed (at L that join held
     -- a hash table of all covariates while the window emitted, and ran out of memory)
     select
-        post_component_values.experiment_id,
-        post_component_values.unit_id,
+        {%- for column in key_columns %}
+        post_component_values.{{ column }},
+        {%- endfor %}
         post_component_values.metric_key,
         post_component_values.activity_date,
         0 as is_pre_period_entry,
@@ -167,8 +182,9 @@ daily_changes as (
     union all
     -- the pre row is dated on the exposure date in new_rows, which joins the units anyway
     select
-        pre_component_values.experiment_id,
-        pre_component_values.unit_id,
+        {%- for column in key_columns %}
+        pre_component_values.{{ column }},
+        {%- endfor %}
         pre_component_values.metric_key,
         cast(null as date) as activity_date,
         1 as is_pre_period_entry,
@@ -185,8 +201,9 @@ daily_changes as (
     union all
     -- the unit's total before R (the sum of its stored daily raw changes) as one carry day, R - 1
     select
-        previous_totals.experiment_id,
-        previous_totals.unit_id,
+        {%- for column in key_columns %}
+        previous_totals.{{ column }},
+        {%- endfor %}
         previous_totals.metric_key,
         cast({{ dbt.dateadd('day', -1, recompute_from) }} as date) as activity_date,
         0 as is_pre_period_entry,
@@ -199,8 +216,9 @@ daily_changes as (
     union all
     -- units exposed before R: the covariate stored with their pre-period row
     select
-        previous_totals.experiment_id,
-        previous_totals.unit_id,
+        {%- for column in key_columns %}
+        previous_totals.{{ column }},
+        {%- endfor %}
         previous_totals.metric_key,
         cast(null as date) as activity_date,
         1 as is_pre_period_entry,
@@ -215,7 +233,7 @@ daily_changes as (
 
 {%- set unit_running_window -%}
     (
-        partition by daily_changes.experiment_id, daily_changes.unit_id, daily_changes.metric_key
+        partition by {% for column in key_columns %}daily_changes.{{ column }}, {% endfor %}daily_changes.metric_key
         order by daily_changes.activity_date nulls first
         rows between unbounded preceding and current row
     )
@@ -225,8 +243,9 @@ cumulative as (
     -- the unit's running total after each day and its covariate, in one sort: the pre row (no
     -- date, zero change) sorts first, so first_value hands its covariate to every later row
     select
-        daily_changes.experiment_id,
-        daily_changes.unit_id,
+        {%- for column in key_columns %}
+        daily_changes.{{ column }},
+        {%- endfor %}
         daily_changes.metric_key,
         daily_changes.activity_date,
         daily_changes.is_pre_period_entry,
@@ -247,8 +266,9 @@ changed_rows as (
     -- Pre rows (values 0, no change) count the unit towards n_units_with_pre_period and the pre
     -- moments.
     select
-        cumulative.experiment_id,
-        cumulative.unit_id,
+        {%- for column in key_columns %}
+        cumulative.{{ column }},
+        {%- endfor %}
         cumulative.metric_key,
         cumulative.activity_date,
         cumulative.is_pre_period_entry,
@@ -296,8 +316,7 @@ new_rows as (
         {%- endfor %}
     from changed_rows
     inner join units
-        on changed_rows.experiment_id = units.experiment_id
-        and changed_rows.unit_id = units.unit_id
+        on {% for column in key_columns %}changed_rows.{{ column }} = units.{{ column }}{{ ' and ' if not loop.last }}{% endfor %}
     inner join definitions
         on changed_rows.metric_key = definitions.metric_key
     -- a pre-period row only for units first exposed on or after R (the others keep theirs)

@@ -153,6 +153,39 @@ def test_checksum_detects_a_row_rewritten_in_place(incremental_and_full, tmp_pat
     _assert_same(_tables(copy.database), _tables(refreshed.database))
 
 
+def _unit_deltas(database) -> pd.DataFrame:
+    frame = _tables(database, ["int_unit_metric_deltas"])["int_unit_metric_deltas"].drop(columns=["loaded_at"])
+    return frame.sort_values(list(frame.columns)).reset_index(drop=True)
+
+
+def test_string_unit_key_equals_hashed_unit_key(incremental_and_full, tmp_path):
+    """int_unit_metric_deltas keys its window by a 64-bit hash of (experiment_id, unit_id) after a
+    collision check; var unit_hash_key = false (the path taken on a collision) keys by the strings.
+    Both give the same rows, in a full refresh and in an incremental run (one unit's events of
+    2026-10-09 deleted: recompute from that day with string keys, then a hashed full refresh)."""
+    _, full, *_ = incremental_and_full
+    strings = {"as_of_date": "2026-10-31", "unit_hash_key": False}
+    copy = ScratchProject(tmp_path / "strings", database=tmp_path / "strings.duckdb")
+    shutil.copy(full.database, copy.database)
+    copy.dbt(["run", "-s", "int_unit_metric_deltas", "--full-refresh"], strings)
+    compiled = next((copy.base / "target").rglob("int_unit_metric_deltas.sql")).read_text()
+    assert "hash(" not in compiled and "partition by daily_changes.experiment_id, daily_changes.unit_id" in compiled
+    pd.testing.assert_frame_equal(_unit_deltas(copy.database), _unit_deltas(full.database), check_exact=True)
+
+    copy.sql("delete from raw.metric_events where cast(event_at as date) = date '2026-10-09' and unit_id = "
+             "(select min(unit_id) from raw.metric_events where cast(event_at as date) = date '2026-10-09')")
+    copy.dbt(["build"], strings)
+    assert str(copy.query_df("select recompute_from from main.int_incremental_window").recompute_from[0])[:10] \
+        == "2026-10-09"
+    hashed = ScratchProject(tmp_path / "hashed", database=tmp_path / "hashed.duckdb")
+    shutil.copy(copy.database, hashed.database)
+    hashed.dbt(["build", "--full-refresh"], {"as_of_date": "2026-10-31"})
+    compiled = next((hashed.base / "target").rglob("int_unit_metric_deltas.sql")).read_text()
+    assert "partition by daily_changes.unit_key, daily_changes.metric_key" in compiled
+    pd.testing.assert_frame_equal(_unit_deltas(copy.database), _unit_deltas(hashed.database), check_exact=True)
+    _assert_same(_tables(copy.database), _tables(hashed.database))
+
+
 def test_decision_history_is_kept_once_per_date_and_survives_full_refresh(incremental_and_full):
     incremental, _, _, history_before, *_ = incremental_and_full
     history = _tables(incremental.database, ["fct_decision_history"])["fct_decision_history"]
