@@ -147,10 +147,10 @@
 {#- True when unit_hash gives every unit of the relation (columns experiment_id, unit_id) its own
     value, so grouping and joining by it equals grouping and joining by the two strings. False
     where the adapter has no hash, when var('unit_hash_key') is false, or on a collision (about
-    one chance in 10^5 at 15M units): the caller then keys by the strings. -#}
+    6 chances in a million among 15M units): the caller then keys by the strings. -#}
 {% macro unit_hash_is_unique(relation) -%}
     {%- set expression = unit_hash('units') | trim -%}
-    {%- if not expression or not var('unit_hash_key', true) -%}
+    {%- if not expression or (var('unit_hash_key', true) | string | lower) in ['false', '0', 'no', 'none'] -%}
         {{ return(false) }}
     {%- endif -%}
     {%- if not execute -%}
