@@ -1,14 +1,24 @@
 -- On every analysis date, the overall arm n of every metric equals the number of analysed units
 -- first exposed by that date: every exposed unit is in exactly one arm, none lost or doubled.
-with expected as (
+with units_per_day as (
+    -- counted per exposure day first, so the date range join below pairs days, not units
+    select
+        exposures.experiment_id,
+        exposures.exposure_date,
+        count(*) as n_units
+    from {{ ref('fct_exposures') }} as exposures
+    group by exposures.experiment_id, exposures.exposure_date
+),
+
+expected as (
     select
         analysis_dates.experiment_id,
         analysis_dates.analysis_date,
-        count(exposures.unit_id) as n_exposed
+        coalesce(sum(units_per_day.n_units), 0) as n_exposed
     from {{ ref('int_experiment_analysis_dates') }} as analysis_dates
-    left join {{ ref('fct_exposures') }} as exposures
-        on analysis_dates.experiment_id = exposures.experiment_id
-        and exposures.exposure_date <= analysis_dates.analysis_date
+    left join units_per_day
+        on analysis_dates.experiment_id = units_per_day.experiment_id
+        and units_per_day.exposure_date <= analysis_dates.analysis_date
     group by analysis_dates.experiment_id, analysis_dates.analysis_date
 ),
 

@@ -186,6 +186,22 @@ def test_string_unit_key_equals_hashed_unit_key(incremental_and_full, tmp_path):
     _assert_same(_tables(copy.database), _tables(hashed.database))
 
 
+def test_arm_unit_count_check_catches_a_lost_unit(incremental_and_full, tmp_path):
+    """The singular dbt test arm_units_equal_exposed_units (units counted per exposure day, then
+    summed up to each analysis date) passes on a built warehouse and fails once one analysed unit
+    is missing from fct_exposures."""
+    _, full, *_ = incremental_and_full
+    copy = ScratchProject(tmp_path / "lost", database=tmp_path / "lost.duckdb")
+    shutil.copy(full.database, copy.database)
+    select = ["test", "-s", "arm_units_equal_exposed_units"]
+    assert copy.dbt(select, {"as_of_date": "2026-10-31"}, check=False).returncode == 0
+    copy.sql("delete from main.fct_exposures where experiment_id = 'chatbot_delivery_estimate' and unit_id = "
+             "(select max(unit_id) from main.fct_exposures where experiment_id = 'chatbot_delivery_estimate' "
+             "and exposure_date = date '2026-10-10')")
+    failed = copy.dbt(select, {"as_of_date": "2026-10-31"}, check=False)
+    assert failed.returncode != 0 and "FAIL" in failed.stdout and "arm_units_equal_exposed_units" in failed.stdout
+
+
 def test_decision_history_is_kept_once_per_date_and_survives_full_refresh(incremental_and_full):
     incremental, _, _, history_before, *_ = incremental_and_full
     history = _tables(incremental.database, ["fct_decision_history"])["fct_decision_history"]
