@@ -159,3 +159,27 @@
     {%- set result = run_query('select count(*) - count(distinct ' ~ expression ~ ') from ' ~ relation ~ ' as units') -%}
     {{ return((result.columns[0].values()[0] | int) == 0) }}
 {%- endmacro %}
+
+
+{#- Microseconds from `earlier` to `later` (UTC timestamps) as a 64-bit integer: window checks
+    in int_unit_event_days compare it with whole days (86,400,000,000 us; UTC has no DST, so
+    this equals adding days to the timestamp). -#}
+{% macro microseconds_between(later, earlier) -%}
+    {{ return(adapter.dispatch('microseconds_between', 'warehouse_experiments')(later, earlier)) }}
+{%- endmacro %}
+
+{% macro default__microseconds_between(later, earlier) -%}
+    {{ dbt.datediff(earlier, later, 'microsecond') }}
+{%- endmacro %}
+
+{% macro duckdb__microseconds_between(later, earlier) -%}
+    (epoch_us({{ later }}) - epoch_us({{ earlier }}))
+{%- endmacro %}
+
+{% macro spark__microseconds_between(later, earlier) -%}
+    (unix_micros({{ later }}) - unix_micros({{ earlier }}))
+{%- endmacro %}
+
+{% macro microseconds_per_day() -%}
+    cast(86400000000 as bigint)
+{%- endmacro %}
