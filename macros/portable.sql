@@ -127,7 +127,7 @@
 
 {#- A 64-bit hash of a unit's (experiment_id, unit_id), or '' where the adapter has none. The
     per-unit window of int_unit_metric_deltas sorts and joins on it instead of the two strings
-    (at L: 60M rows; the window and the final join take half the time). Only used after
+    (at L, 60M rows: the deltas query 151 s -> 120 s, docs/benchmarks.md). Only used after
     unit_hash_is_unique has checked the units in play for collisions. -#}
 {% macro unit_hash(relation_alias) -%}
     {{ return(adapter.dispatch('unit_hash', 'warehouse_experiments')(relation_alias)) }}
