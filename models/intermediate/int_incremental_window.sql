@@ -6,7 +6,8 @@
 --     processed (first_changed_date: int_raw_days_fingerprinted against the previous
 --     int_raw_days_processed), so rows that arrive late, on any day, are picked up.
 -- 1900-01-01 (the incremental models rebuild in full) on the first run, when a model is missing,
--- or when no processed fingerprint exists yet. recompute_reason says which bound applied.
+-- or when no processed fingerprint exists yet, or when exposure rows were removed or rewritten
+-- since the last run (exposure_rows_removed). recompute_reason says which bound applied.
 {%- set late_days = var('late_arrival_days', 0) %}
 {%- if not (late_days | string | trim).isdigit() %}
     {{ exceptions.raise_compiler_error("var late_arrival_days must be a whole number >= 0, got: " ~ late_days) }}
@@ -64,7 +65,26 @@ processed_fingerprints as (
 
 changed_days as (
     -- days with rows added or removed; with checksums on both sides, also rows rewritten in place
-    select min(coalesce(current_fingerprints.row_date, processed_fingerprints.row_date)) as first_changed_date
+    select
+        min(coalesce(current_fingerprints.row_date, processed_fingerprints.row_date)) as first_changed_date,
+        -- exposure rows removed (fewer rows on a day) or, with checksums, rewritten (same count,
+        -- other rows): a unit can then lose its exclusion or move its first exposure later, so its
+        -- rows from before R are stale; the exposure-side models rebuild in full (rare: exposure
+        -- logs are append-only; added rows only add exclusions or move first exposures earlier)
+        coalesce(max(
+            case
+                when processed_fingerprints.source_table = 'exposures'
+                    and (
+                        coalesce(current_fingerprints.n_rows, 0) < processed_fingerprints.n_rows
+                        or (
+                            current_fingerprints.n_rows = processed_fingerprints.n_rows
+                            and current_fingerprints.row_checksum <> processed_fingerprints.row_checksum
+                        )
+                    )
+                    then 1
+                else 0
+            end
+        ), 0) = 1 as has_removed_exposure_rows
     from current_fingerprints
     full outer join processed_fingerprints
         on current_fingerprints.source_table = processed_fingerprints.source_table
@@ -77,7 +97,9 @@ changed_days as (
 {%- else %}
 
 changed_days as (
-    select cast(null as date) as first_changed_date
+    select
+        cast(null as date) as first_changed_date,
+        false as has_removed_exposure_rows
 ),
 {%- endif %}
 
@@ -90,6 +112,7 @@ bounds as (
             else cast({{ dbt.dateadd('day', 1 - (late_days | int), as_of_date()) }} as date)
         end as window_start,
         changed_days.first_changed_date,
+        changed_days.has_removed_exposure_rows,
         {{ 'true' if processed is not none else 'false' }} as has_processed_fingerprints
     from previous
     cross join changed_days
@@ -103,6 +126,7 @@ select
     bounds.first_changed_date,
     case
         when bounds.previous_as_of is null or not bounds.has_processed_fingerprints
+            or bounds.has_removed_exposure_rows
             then cast('1900-01-01' as date)
         when bounds.first_changed_date < bounds.window_start then bounds.first_changed_date
         else bounds.window_start
@@ -110,6 +134,7 @@ select
     case
         when bounds.previous_as_of is null then 'first_run'
         when not bounds.has_processed_fingerprints then 'no_processed_fingerprints'
+        when bounds.has_removed_exposure_rows then 'exposure_rows_removed'
         when bounds.first_changed_date < bounds.window_start then 'changed_raw_rows'
         when bounds.previous_as_of >= {{ as_of_date() }} then 'same_or_earlier_as_of_date'
         else 'new_days'

@@ -153,6 +153,31 @@ def test_checksum_detects_a_row_rewritten_in_place(incremental_and_full, tmp_pat
     _assert_same(_tables(copy.database), _tables(refreshed.database))
 
 
+def test_deleted_exposure_row_rebuilds_the_unit(incremental_and_full, tmp_path):
+    """An exposure row deleted after it was processed: the switching unit's other-arm row of
+    2026-10-19 is removed again, so the unit is analysed once more, from its first exposure on
+    2026-10-02, with all its events from before 2026-10-19. Its remaining rows are all older than
+    that day, so only a rebuild finds it: the run rebuilds in full (exposure_rows_removed) and
+    equals a full refresh (it failed the exposure_rows_accounted_for data test before)."""
+    incremental, _, switcher, *_ = incremental_and_full
+    vars_ = {"as_of_date": "2026-10-31"}
+    copy = ScratchProject(tmp_path / "deleted", database=tmp_path / "deleted.duckdb")
+    shutil.copy(incremental.database, copy.database)
+    copy.sql("delete from raw.exposures where experiment_id = 'chatbot_delivery_estimate' and unit_id = ? "
+             "and exposed_at = timestamp '2026-10-19 09:00:00'", [switcher])
+    copy.dbt(["build"], vars_)
+    window = copy.query_df("select * from main.int_incremental_window")
+    assert window.recompute_reason[0] == "exposure_rows_removed"
+    assert str(window.recompute_from[0])[:10] == "1900-01-01"
+    kept = copy.query_df("select unit_id from main.fct_exposures where experiment_id = 'chatbot_delivery_estimate'")
+    assert switcher in set(kept.unit_id)
+    refreshed = ScratchProject(tmp_path / "refreshed", database=tmp_path / "refreshed.duckdb")
+    shutil.copy(copy.database, refreshed.database)
+    refreshed.dbt(["build", "--full-refresh"], vars_)
+    _assert_same(_tables(copy.database), _tables(refreshed.database))
+    pd.testing.assert_frame_equal(_unit_deltas(copy.database), _unit_deltas(refreshed.database), check_exact=True)
+
+
 def _unit_deltas(database) -> pd.DataFrame:
     frame = _tables(database, ["int_unit_metric_deltas"])["int_unit_metric_deltas"].drop(columns=["loaded_at"])
     return frame.sort_values(list(frame.columns)).reset_index(drop=True)
