@@ -113,3 +113,15 @@
 {% macro run_loaded_at() -%}
     cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp)
 {%- endmacro %}
+
+{#- The stored int_exposure_units_classified (not a ref: it is built downstream of
+    int_exposure_units_changed, which reads the state the last run left), or none when it does
+    not exist yet or predates its last_exposed_at column (the run then re-reads every changed
+    unit's exposure history). -#}
+{% macro previous_exposure_units_relation() -%}
+    {%- if not execute -%}{{ return(none) }}{%- endif -%}
+    {%- set relation = adapter.get_relation(database=this.database, schema=this.schema, identifier='int_exposure_units_classified') -%}
+    {%- if relation is none -%}{{ return(none) }}{%- endif -%}
+    {%- set columns = adapter.get_columns_in_relation(relation) | map(attribute='name') | map('lower') | list -%}
+    {{ return(relation if 'last_exposed_at' in columns else none) }}
+{%- endmacro %}

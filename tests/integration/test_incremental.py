@@ -178,6 +178,46 @@ def test_deleted_exposure_row_rebuilds_the_unit(incremental_and_full, tmp_path):
     pd.testing.assert_frame_equal(_unit_deltas(copy.database), _unit_deltas(refreshed.database), check_exact=True)
 
 
+def test_daily_run_merges_stored_exposure_units_with_new_rows(tmp_path):
+    """A daily run (R = the previous as-of date + 1) reclassifies the units with exposure rows on
+    or after R from their stored state plus those rows only (int_exposure_units_classified's merge
+    path): a repeat in the unit's own arm, a second arm, a bot row, an internal row, an invalid row
+    and a new unit. It equals a full refresh, fct_exposures and the statistics included."""
+    vars_ = {"as_of_date": "2026-10-21"}
+    daily = ScratchProject(tmp_path / "daily", database=tmp_path / "daily.duckdb")
+    _generate(daily.database)
+    daily.dbt(["build"], {"as_of_date": "2026-10-20"})
+    units = daily.sql(
+        "select unit_id, variant_id from main.fct_exposures where experiment_id = 'chatbot_delivery_estimate' "
+        "and exposure_date < date '2026-10-10' order by unit_id limit 5")
+    other = {"control": "treatment", "treatment": "control"}
+    rows = [
+        (units[0][0], units[0][1], False, False),          # repeat in its own arm
+        (units[1][0], other[units[1][1]], False, False),   # a second arm: excluded
+        (units[2][0], units[2][1], False, True),           # a bot row: excluded
+        (units[3][0], other[units[3][1]], True, False),    # internal and a second arm: internal wins
+        (units[4][0], "no_such_arm", False, False),        # invalid (unknown variant): no change
+        ("daily_new_unit", "control", False, False),       # first seen on R
+    ]
+    for unit, variant, internal, bot in rows:
+        daily.sql("insert into raw.exposures values ('chatbot_delivery_estimate', ?, ?, "
+                  "timestamp '2026-10-21 10:00:00', 'web', 'DE', 'Berlin', ?, ?)", [unit, variant, internal, bot])
+    daily.dbt(["build"], vars_)
+    assert daily.query_df("select recompute_reason from main.int_incremental_window").recompute_reason[0] == "new_days"
+    compiled = next((daily.base / "target" / "compiled").rglob("int_exposure_units_classified.sql")).read_text()
+    assert "merged as (" in compiled and "exposure_rows.exposed_at >= cast(cast('2026-10-21' as date)" in compiled
+    reasons = dict(daily.sql(
+        "select unit_id, coalesce(exclusion_reason, 'kept') from main.int_exposure_units_classified "
+        "where experiment_id = 'chatbot_delivery_estimate' and unit_id in (?, ?, ?, ?, ?, 'daily_new_unit')",
+        [u for u, _ in units]))
+    assert [reasons[u] for u, _ in units] + [reasons["daily_new_unit"]] == \
+        ["kept", "multiple_variants", "bot_traffic", "internal_traffic", "kept", "kept"]
+    refreshed = ScratchProject(tmp_path / "refreshed", database=tmp_path / "refreshed.duckdb")
+    shutil.copy(daily.database, refreshed.database)
+    refreshed.dbt(["build", "--full-refresh"], vars_)
+    _assert_same(_tables(daily.database), _tables(refreshed.database))
+
+
 def _unit_deltas(database) -> pd.DataFrame:
     frame = _tables(database, ["int_unit_metric_deltas"])["int_unit_metric_deltas"].drop(columns=["loaded_at"])
     return frame.sort_values(list(frame.columns)).reset_index(drop=True)
