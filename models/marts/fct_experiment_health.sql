@@ -35,31 +35,15 @@ daily_units as (
     group by classified_units.experiment_id, classified_units.exposure_date
 ),
 
-event_windows_counted as (
-    select * from {{ ref('int_experiment_event_windows') }}
-    where is_counting_window
-),
-
 daily_events as (
     -- post-exposure events by event day; events in the 24 hours before first exposure by
-    -- exposure day
+    -- exposure day (int_event_days_counted)
     select
-        unit_days.experiment_id,
-        -- pre rows are dated on the unit's exposure date
-        unit_days.activity_date,
-        sum(case when unit_days.period = 'post' then unit_days.event_count else 0 end) as n_events_post,
-        sum(case when unit_days.period = 'pre' then unit_days.near_exposure_count else 0 end)
-            as n_events_before_exposure
-    from {{ ref('int_unit_event_days') }} as unit_days
-    inner join event_windows_counted
-        on unit_days.experiment_id = event_windows_counted.experiment_id
-        and unit_days.event_name = event_windows_counted.event_name
-        and unit_days.attribution_window_days = event_windows_counted.attribution_window_days
-        and unit_days.pre_period_days = event_windows_counted.pre_period_days
-    where unit_days.period in ('post', 'pre')
-    group by
-        unit_days.experiment_id,
-        unit_days.activity_date
+        counted.experiment_id,
+        counted.activity_date,
+        counted.n_events_post,
+        counted.n_events_before_exposure
+    from {{ ref('int_event_days_counted') }} as counted
 ),
 
 slice_srm as (

@@ -68,29 +68,22 @@ rejected_event_rows as (
 unattributed_rows as (
     -- events of analysed units that no metric window counts (informational): after the longest
     -- attribution window, or in the 24 hours before the unit's first exposure
+    -- (int_event_days_counted); a reason without such events has no row
     select
-        unit_days.experiment_id,
-        case
-            when unit_days.period = 'after_window' then 'event_after_attribution_window'
-            else 'event_before_exposure'
-        end as reason,
-        sum(case when unit_days.period = 'after_window' then unit_days.event_count else unit_days.near_exposure_count end)
-            as n_rows
-    from {{ ref('int_unit_event_days') }} as unit_days
-    inner join {{ ref('int_experiment_event_windows') }} as counting_windows
-        on unit_days.experiment_id = counting_windows.experiment_id
-        and unit_days.event_name = counting_windows.event_name
-        and unit_days.attribution_window_days = counting_windows.attribution_window_days
-        and unit_days.pre_period_days = counting_windows.pre_period_days
-        and counting_windows.is_counting_window
-    where unit_days.period = 'after_window'
-        or (unit_days.period = 'pre' and unit_days.near_exposure_count > 0)
-    group by
-        unit_days.experiment_id,
-        case
-            when unit_days.period = 'after_window' then 'event_after_attribution_window'
-            else 'event_before_exposure'
-        end
+        counted.experiment_id,
+        'event_after_attribution_window' as reason,
+        sum(counted.n_events_after_window) as n_rows
+    from {{ ref('int_event_days_counted') }} as counted
+    group by counted.experiment_id
+    having sum(counted.n_events_after_window) > 0
+    union all
+    select
+        counted.experiment_id,
+        'event_before_exposure' as reason,
+        sum(counted.n_events_before_exposure) as n_rows
+    from {{ ref('int_event_days_counted') }} as counted
+    group by counted.experiment_id
+    having sum(counted.n_events_before_exposure) > 0
 ),
 
 unattributed_units as (
