@@ -17,12 +17,7 @@ select
     cast(sum(case when unit_days.period = 'pre' then unit_days.near_exposure_count else 0 end) as bigint)
         as n_events_before_exposure
 from {{ ref('int_unit_event_days') }} as unit_days
-inner join {{ ref('int_experiment_event_windows') }} as counting_windows
-    on unit_days.experiment_id = counting_windows.experiment_id
-    and unit_days.event_name = counting_windows.event_name
-    and unit_days.attribution_window_days = counting_windows.attribution_window_days
-    and unit_days.pre_period_days = counting_windows.pre_period_days
-    and counting_windows.is_counting_window
+{{ join_counting_window('unit_days') }}
 group by
     unit_days.experiment_id,
     unit_days.activity_date

@@ -29,12 +29,7 @@ with unattributed_days as (
         end as reason,
         unit_days.activity_date
     from {{ ref('int_unit_event_days') }} as unit_days
-    inner join {{ ref('int_experiment_event_windows') }} as counting_windows
-        on unit_days.experiment_id = counting_windows.experiment_id
-        and unit_days.event_name = counting_windows.event_name
-        and unit_days.attribution_window_days = counting_windows.attribution_window_days
-        and unit_days.pre_period_days = counting_windows.pre_period_days
-        and counting_windows.is_counting_window
+    {{ join_counting_window('unit_days') }}
     where (
         unit_days.period = 'after_window'
         or (unit_days.period = 'pre' and unit_days.near_exposure_count > 0)

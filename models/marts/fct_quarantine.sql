@@ -65,25 +65,32 @@ rejected_event_rows as (
     group by rejected_events.rejection_reason
 ),
 
-unattributed_rows as (
+unattributed_reasons as (
+    select 'event_after_attribution_window' as reason
+    union all
+    select 'event_before_exposure' as reason
+),
+
+unattributed_row_counts as (
     -- events of analysed units that no metric window counts (informational): after the longest
     -- attribution window, or in the 24 hours before the unit's first exposure
-    -- (int_event_days_counted); a reason without such events has no row
+    -- (int_event_days_counted)
     select
         counted.experiment_id,
-        'event_after_attribution_window' as reason,
-        sum(counted.n_events_after_window) as n_rows
+        unattributed_reasons.reason,
+        sum(case
+            when unattributed_reasons.reason = 'event_after_attribution_window' then counted.n_events_after_window
+            else counted.n_events_before_exposure
+        end) as n_rows
     from {{ ref('int_event_days_counted') }} as counted
-    group by counted.experiment_id
-    having sum(counted.n_events_after_window) > 0
-    union all
-    select
-        counted.experiment_id,
-        'event_before_exposure' as reason,
-        sum(counted.n_events_before_exposure) as n_rows
-    from {{ ref('int_event_days_counted') }} as counted
-    group by counted.experiment_id
-    having sum(counted.n_events_before_exposure) > 0
+    cross join unattributed_reasons
+    group by counted.experiment_id, unattributed_reasons.reason
+),
+
+unattributed_rows as (
+    -- a reason without such events has no row
+    select * from unattributed_row_counts
+    where unattributed_row_counts.n_rows > 0
 ),
 
 unattributed_units as (
