@@ -171,22 +171,6 @@ units as (
         and recent.unit_id = stored.unit_id
         and not stored.has_previous_state
 )
-{%- else %},
-
-units as (
-    select
-        classified_rows.experiment_id,
-        classified_rows.unit_id,
-        classified_rows.variant_id,
-        classified_rows.first_exposed_at,
-        classified_rows.last_exposed_at,
-        classified_rows.platform,
-        classified_rows.country,
-        classified_rows.city,
-        classified_rows.n_exposure_rows,
-        classified_rows.exclusion_reason
-    from classified_rows
-)
 {%- endif %}
 
 select
@@ -203,4 +187,5 @@ select
     -- the unit's latest valid exposure row (a stored unit with one on or after R makes the next
     -- run reclassify from all rows)
     units.last_exposed_at
-from units
+{#- a full rebuild (or one that cannot merge) classifies every unit from its rows #}
+from {{ 'units' if merge_stored else 'classified_rows' }} as units
