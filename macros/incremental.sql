@@ -79,10 +79,11 @@
 {%- endmacro %}
 
 {#- pre_hooks of int_unit_event_days (date column activity_date) and int_unit_events_unattributed
-    (first_activity_date), two statements: delete the rows dated on or after R (pruned by date),
-    then every row of the units with exposure rows on or after R that are no longer analysed with
-    a first exposure before R (excluded, or first exposed on or after R: rebuilt entirely), which
-    probes the table with the few changed units. -#}
+    (first_activity_date): delete the rows dated on or after R (pruned by date); then, in
+    int_unit_events_unattributed, every row of the units with exposure rows on or after R that are
+    no longer analysed with a first exposure before R (excluded, or first exposed on or after R:
+    rebuilt entirely), which probes the table with the few changed units (int_unit_event_days
+    reverses those rows instead: reverse_rebuilt_unit_event_days). -#}
 {% macro delete_rows_from_recompute_date(date_column) -%}
     {%- if is_incremental() %}
     delete from {{ this }}
@@ -106,6 +107,65 @@
                     and kept.first_exposed_at < {{ recompute_from_timestamp() }}
             )
     )
+    {%- endif %}
+{%- endmacro %}
+
+{#- pre_hook of int_unit_event_days, after the rows dated on or after R are deleted: the rows of
+    the units this run rebuilds that are still counted (before R) get a sign -1 copy instead of
+    being deleted, so int_event_days_counted can take its stored day totals down by exactly these
+    rows (the copies this run appended: loaded_at) instead of recounting the whole table. Only
+    units excluded on or after R have such rows (a unit first exposed on or after R has no row
+    before R), and an exclusion stays until a full rebuild, so their rows net to zero from then
+    on. Grouped on every column, so a rerun does not cancel a row twice. -#}
+{% macro reverse_rebuilt_unit_event_days() -%}
+    {%- if is_incremental() %}
+    insert into {{ this }} (
+        experiment_id, unit_id, event_name, attribution_window_days, pre_period_days, period,
+        activity_date, event_count, value_sum, value_count, near_exposure_count, built_as_of, sign,
+        loaded_at
+    )
+    select
+        previous.experiment_id,
+        previous.unit_id,
+        previous.event_name,
+        previous.attribution_window_days,
+        previous.pre_period_days,
+        previous.period,
+        previous.activity_date,
+        previous.event_count,
+        previous.value_sum,
+        previous.value_count,
+        previous.near_exposure_count,
+        {{ built_as_of_column() }},
+        cast(-sum(previous.sign) as integer) as sign,
+        {{ run_loaded_at() }} as loaded_at
+    from {{ this }} as previous
+    where exists (
+        select 1
+        from ({{ recently_exposed_units() }}) as recent
+        where recent.experiment_id = previous.experiment_id
+            and recent.unit_id = previous.unit_id
+            and not exists (
+                select 1
+                from {{ ref('fct_exposures') }} as kept
+                where kept.experiment_id = recent.experiment_id
+                    and kept.unit_id = recent.unit_id
+                    and kept.first_exposed_at < {{ recompute_from_timestamp() }}
+            )
+    )
+    group by
+        previous.experiment_id,
+        previous.unit_id,
+        previous.event_name,
+        previous.attribution_window_days,
+        previous.pre_period_days,
+        previous.period,
+        previous.activity_date,
+        previous.event_count,
+        previous.value_sum,
+        previous.value_count,
+        previous.near_exposure_count
+    having sum(previous.sign) <> 0
     {%- endif %}
 {%- endmacro %}
 

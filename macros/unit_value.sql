@@ -8,16 +8,25 @@
     end
 {%- endmacro %}
 
+{#- One int_unit_event_days row's measure (exact type), named by the metric definition's measure
+    column: the event count, the sum of values or the count of non-null values. -#}
+{% macro measure_value(event_days, component_measure) -%}
+    case {{ component_measure }}
+        when 'event_count' then {{ to_exact(event_days ~ '.event_count') }}
+        when 'value_sum' then {{ event_days }}.value_sum
+        when 'value_count' then {{ to_exact(event_days ~ '.value_count') }}
+    end
+{%- endmacro %}
+
 {#- Sum over int_unit_event_days rows of one metric component's measure (exact type): the
-    event count, the sum of values or the count of non-null values of the component's event. -#}
+    event count, the sum of values or the count of non-null values of the component's event,
+    times the row's sign (a cancelled row and its sign -1 copy add up to zero). -#}
 {% macro component_measure_sum(event_days, component_event, component_measure) -%}
     sum(
         case when {{ event_days }}.event_name = {{ component_event }} then
-            case {{ component_measure }}
-                when 'event_count' then {{ to_exact(event_days ~ '.event_count') }}
-                when 'value_sum' then {{ event_days }}.value_sum
-                when 'value_count' then {{ to_exact(event_days ~ '.value_count') }}
-            end
+            {#- a negation, not a product: an integer times the exact decimal loses scale on Spark #}
+            case when {{ event_days }}.sign < 0 then -({{ measure_value(event_days, component_measure) }})
+            else {{ measure_value(event_days, component_measure) }} end
         else {{ to_exact(0) }} end
     )
 {%- endmacro %}

@@ -1,5 +1,5 @@
 -- Grain: one row per (experiment_id, unit_id, event_name, attribution_window_days,
--- pre_period_days, period, activity_date). The only scan of the event table: every valid event
+-- pre_period_days, period, activity_date, sign). The only scan of the event table: every valid event
 -- of an analysed unit is matched to the windows of the experiment's metrics that use its name.
 --   period 'post':         t0 <= event_at < t0 + window            (activity_date = event day)
 --   period 'after_window': t0 + window <= event_at                  (activity_date = event day;
@@ -9,14 +9,18 @@
 --                          (activity_date = the unit's exposure date). event_count / value_sum / value_count cover the
 --                          pre-period only (the CUPED covariate); near_exposure_count counts the
 --                          events in the last day before t0 (health check: events before exposure).
--- Incremental (macros/incremental.sql): rows dated on or after R are recomputed, and all rows of
--- units whose exposure rows arrived on or after R and that are no longer analysed with a first
--- exposure before R.
+--   sign:                  +1; -1 on a copy that cancels the row of a unit excluded by exposure
+--                          rows that arrived later (sum the rows times sign; see below).
+--   loaded_at:             the start of the run that appended the row.
+-- Incremental (macros/incremental.sql): rows dated on or after R are recomputed, for every unit
+-- analysed now. The earlier rows of a unit that exposure rows arriving on or after R exclude
+-- get sign -1 copies (reverse_rebuilt_unit_event_days), which int_event_days_counted subtracts
+-- from its stored day totals; a full build has no such rows.
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='fail',
-    pre_hook=["{{ delete_rows_from_recompute_date('activity_date') }}", "{{ delete_rebuilt_unit_rows() }}"]
+    pre_hook=["{{ delete_rows_from_recompute_date('activity_date') }}", "{{ reverse_rebuilt_unit_event_days() }}"]
 ) }}
 
 -- depends_on: {{ ref('int_incremental_window') }}
@@ -150,7 +154,9 @@ select
     ) as value_sum,
     count(case when kept.period <> 'pre' or kept.is_in_pre_period then kept.value end) as value_count,
     count(case when kept.period = 'pre' and kept.is_near_exposure then 1 end) as near_exposure_count,
-    {{ built_as_of_column() }}
+    {{ built_as_of_column() }},
+    cast(1 as integer) as sign,
+    {{ run_loaded_at() }} as loaded_at
 from kept
 group by
     kept.experiment_id,

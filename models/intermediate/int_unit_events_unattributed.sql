@@ -27,7 +27,8 @@ with unattributed_days as (
             when unit_days.period = 'after_window' then 'event_after_attribution_window'
             else 'event_before_exposure'
         end as reason,
-        unit_days.activity_date
+        unit_days.activity_date,
+        unit_days.sign
     from {{ ref('int_unit_event_days') }} as unit_days
     {{ join_counting_window('unit_days') }}
     where (
@@ -52,6 +53,8 @@ first_days as (
         unattributed_days.experiment_id,
         unattributed_days.unit_id,
         unattributed_days.reason
+    -- a unit excluded by a later incremental run: its rows and their sign -1 copies cancel out
+    having sum(unattributed_days.sign) > 0
 )
 
 select

@@ -159,6 +159,8 @@ previous_totals as (
         {{ event_days_key }},
         definitions.metric_key,
         event_days.activity_date
+    -- the rows of a unit excluded by a later incremental run and their sign -1 copies cancel out
+    having sum(event_days.sign) > 0
 ),
 {%- endfor %}
 

@@ -38,12 +38,14 @@ daily_units as (
 daily_events as (
     -- post-exposure events by event day; events in the 24 hours before first exposure by
     -- exposure day (int_event_days_counted)
+    -- (several rows per day where an incremental run appended corrections)
     select
         counted.experiment_id,
         counted.activity_date,
-        counted.n_events_post,
-        counted.n_events_before_exposure
+        sum(counted.n_events_post) as n_events_post,
+        sum(counted.n_events_before_exposure) as n_events_before_exposure
     from {{ ref('int_event_days_counted') }} as counted
+    group by counted.experiment_id, counted.activity_date
 ),
 
 slice_srm as (

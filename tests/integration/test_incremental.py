@@ -107,6 +107,16 @@ def test_incremental_runs_equal_full_refresh(incremental_and_full):
         "select count(*) as n from main.int_unit_metric_deltas where sign < 0 "
         f"and unit_id = '{switcher}'")
     assert reversals.n[0] > 0
+    # its event days before R (2026-10-05) were reversed too, and int_event_days_counted took them
+    # off its stored day totals (a correction row next to the day's total)
+    event_day_reversals = incremental.query_df(
+        "select count(*) as n, max(activity_date) as last_day from main.int_unit_event_days "
+        f"where sign < 0 and unit_id = '{switcher}'")
+    assert event_day_reversals.n[0] > 0 and str(event_day_reversals.last_day[0])[:10] < "2026-10-05"
+    corrected_days = incremental.query_df(
+        "select count(*) as n from (select experiment_id, activity_date from main.int_event_days_counted "
+        "group by all having count(*) > 1)")
+    assert corrected_days.n[0] > 0
 
 
 def test_late_and_deleted_rows_set_the_recompute_date(incremental_and_full):
