@@ -169,6 +169,15 @@
     {%- endif %}
 {%- endmacro %}
 
+{#- True when int_unit_event_days holds sign -1 copies (left by incremental runs; a full build has
+    none): a model that reads all its rows rather than the days on or after R must then net them
+    out. Checked when the model runs, so the common full build pays no extra aggregate. -#}
+{% macro event_days_have_reversals() -%}
+    {%- if not execute -%}{{ return(false) }}{%- endif -%}
+    {%- set result = run_query('select count(*) from ' ~ ref('int_unit_event_days') ~ ' as event_days where event_days.sign < 0') -%}
+    {{ return((result.columns[0].values()[0] | int) > 0) }}
+{%- endmacro %}
+
 {#- This run's start (UTC) as a timestamp literal: marks the rows a run appended. -#}
 {% macro run_loaded_at() -%}
     cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp)

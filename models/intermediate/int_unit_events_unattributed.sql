@@ -18,6 +18,8 @@
 -- depends_on: {{ ref('int_exposure_units_changed') }}
 -- depends_on: {{ ref('fct_exposures') }}
 {%- set incremental = is_incremental() %}
+{#- an incremental run reads only days on or after R, where no sign -1 copy is -#}
+{%- set net_out_reversals = not incremental and event_days_have_reversals() %}
 
 with unattributed_days as (
     select
@@ -27,8 +29,10 @@ with unattributed_days as (
             when unit_days.period = 'after_window' then 'event_after_attribution_window'
             else 'event_before_exposure'
         end as reason,
-        unit_days.activity_date,
+        unit_days.activity_date
+        {%- if net_out_reversals %},
         unit_days.sign
+        {%- endif %}
     from {{ ref('int_unit_event_days') }} as unit_days
     {{ join_counting_window('unit_days') }}
     where (
@@ -53,8 +57,10 @@ first_days as (
         unattributed_days.experiment_id,
         unattributed_days.unit_id,
         unattributed_days.reason
-    -- a unit excluded by a later incremental run: its rows and their sign -1 copies cancel out
+    {%- if net_out_reversals %}
+    -- a unit excluded by an incremental run: its rows and their sign -1 copies cancel out
     having sum(unattributed_days.sign) > 0
+    {%- endif %}
 )
 
 select

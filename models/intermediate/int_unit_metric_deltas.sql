@@ -45,7 +45,15 @@
 {#- the unit key of the per-unit aggregation, window and final join: a 64-bit hash of
     (experiment_id, unit_id) when it has no collision among the units in play, else the two
     strings (macros/portable.sql, unit_hash_is_unique) -#}
-{%- set hashed = unit_hash_is_unique(ref('int_exposure_units_recomputed') if incremental else ref('fct_exposures')) %}
+{#- a full build also reads the event days of units excluded by an incremental run (rows and their
+    sign -1 copies, which add up to zero; their groups are dropped by the join to fct_exposures):
+    their hashes must not collide with an analysed unit's either. A `having` on the groups instead
+    made the model 40% slower at M. -#}
+{%- set units_in_play = ref('int_exposure_units_recomputed') if incremental else
+    '(select analysed.experiment_id, analysed.unit_id from ' ~ ref('fct_exposures') ~ ' as analysed'
+    ~ ' union all select distinct reversed.experiment_id, reversed.unit_id from ' ~ ref('int_unit_event_days')
+    ~ ' as reversed where reversed.sign < 0)' %}
+{%- set hashed = unit_hash_is_unique(units_in_play) %}
 {%- set key_columns = ['unit_key'] if hashed else ['experiment_id', 'unit_id'] %}
 {%- set event_days_key = unit_hash('event_days') | trim if hashed else 'event_days.experiment_id, event_days.unit_id' %}
 
@@ -159,8 +167,6 @@ previous_totals as (
         {{ event_days_key }},
         definitions.metric_key,
         event_days.activity_date
-    -- the rows of a unit excluded by a later incremental run and their sign -1 copies cancel out
-    having sum(event_days.sign) > 0
 ),
 {%- endfor %}
 

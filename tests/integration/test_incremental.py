@@ -378,3 +378,19 @@ def test_exposure_unit_checks_scope_to_the_rebuilt_units(incremental_and_full, t
              "where experiment_id = 'chatbot_delivery_estimate' and unit_id = ?", [other])
     failed = copy.dbt(select, vars_, check=False)
     assert failed.returncode != 0 and "Got 2 results" in failed.stdout
+
+
+def test_models_rebuilt_over_reversed_event_days_equal_full_refresh(incremental_and_full, tmp_path):
+    """The models that read int_unit_event_days, rebuilt with --full-refresh on their own while it
+    still holds an excluded unit's rows and their sign -1 copies (left by the incremental runs):
+    those rows net out, and every table equals a full refresh."""
+    incremental, full, switcher, *_ = incremental_and_full
+    copy = ScratchProject(tmp_path / "reversed", database=tmp_path / "reversed.duckdb")
+    shutil.copy(incremental.database, copy.database)
+    assert copy.query_df(
+        f"select count(*) as n from main.int_unit_event_days where sign < 0 and unit_id = '{switcher}'").n[0] > 0
+    copy.dbt(["build", "--full-refresh", "-s",
+              "int_unit_metric_deltas+", "int_unit_events_unattributed+", "int_event_days_counted+"],
+             {"as_of_date": "2026-10-31"})
+    _assert_same(_tables(copy.database), _tables(full.database))
+    assert copy.query_df("select count(*) as n from main.int_unit_metric_deltas where sign < 0").n[0] == 0
