@@ -94,19 +94,7 @@
 {% macro delete_rebuilt_unit_rows() -%}
     {%- if is_incremental() %}
     delete from {{ this }}
-    where exists (
-        select 1
-        from ({{ recently_exposed_units() }}) as recent
-        where recent.experiment_id = {{ this }}.experiment_id
-            and recent.unit_id = {{ this }}.unit_id
-            and not exists (
-                select 1
-                from {{ ref('fct_exposures') }} as kept
-                where kept.experiment_id = recent.experiment_id
-                    and kept.unit_id = recent.unit_id
-                    and kept.first_exposed_at < {{ recompute_from_timestamp() }}
-            )
-    )
+    where {{ is_rebuilt_unit(this) }}
     {%- endif %}
 {%- endmacro %}
 
@@ -119,32 +107,36 @@
     on. Grouped on every column, so a rerun does not cancel a row twice. -#}
 {% macro reverse_rebuilt_unit_event_days() -%}
     {%- if is_incremental() %}
-    insert into {{ this }} (
-        experiment_id, unit_id, event_name, attribution_window_days, pre_period_days, period,
-        activity_date, event_count, value_sum, value_count, near_exposure_count, built_as_of, sign,
-        loaded_at
-    )
+    {%- set kept_columns = [
+        'experiment_id', 'unit_id', 'event_name', 'attribution_window_days', 'pre_period_days',
+        'period', 'activity_date', 'event_count', 'value_sum', 'value_count', 'near_exposure_count'] %}
+    insert into {{ this }} ({{ kept_columns | join(', ') }}, built_as_of, sign, loaded_at)
     select
-        previous.experiment_id,
-        previous.unit_id,
-        previous.event_name,
-        previous.attribution_window_days,
-        previous.pre_period_days,
-        previous.period,
-        previous.activity_date,
-        previous.event_count,
-        previous.value_sum,
-        previous.value_count,
-        previous.near_exposure_count,
+        {%- for column in kept_columns %}
+        previous.{{ column }},
+        {%- endfor %}
         {{ built_as_of_column() }},
         cast(-sum(previous.sign) as integer) as sign,
         {{ run_loaded_at() }} as loaded_at
     from {{ this }} as previous
-    where exists (
+    where {{ is_rebuilt_unit('previous') }}
+    group by
+        {%- for column in kept_columns %}
+        previous.{{ column }}{{ "," if not loop.last }}
+        {%- endfor %}
+    having sum(previous.sign) <> 0
+    {%- endif %}
+{%- endmacro %}
+
+{#- True for a row (table alias) of a unit with exposure rows on or after R that is no longer
+    analysed with a first exposure before R: excluded, or first exposed on or after R (rebuilt
+    entirely). -#}
+{% macro is_rebuilt_unit(alias) -%}
+    exists (
         select 1
         from ({{ recently_exposed_units() }}) as recent
-        where recent.experiment_id = previous.experiment_id
-            and recent.unit_id = previous.unit_id
+        where recent.experiment_id = {{ alias }}.experiment_id
+            and recent.unit_id = {{ alias }}.unit_id
             and not exists (
                 select 1
                 from {{ ref('fct_exposures') }} as kept
@@ -153,20 +145,6 @@
                     and kept.first_exposed_at < {{ recompute_from_timestamp() }}
             )
     )
-    group by
-        previous.experiment_id,
-        previous.unit_id,
-        previous.event_name,
-        previous.attribution_window_days,
-        previous.pre_period_days,
-        previous.period,
-        previous.activity_date,
-        previous.event_count,
-        previous.value_sum,
-        previous.value_count,
-        previous.near_exposure_count
-    having sum(previous.sign) <> 0
-    {%- endif %}
 {%- endmacro %}
 
 {#- True when int_unit_event_days holds sign -1 copies (left by incremental runs; a full build has

@@ -277,6 +277,63 @@ def test_arm_unit_count_check_catches_a_lost_unit(incremental_and_full, tmp_path
     assert failed.returncode != 0 and "FAIL" in failed.stdout and "arm_units_equal_exposed_units" in failed.stdout
 
 
+# The tests below read the fixture's incremental warehouse as the incremental runs left it; they
+# come before test_decision_history_is_kept..., which runs --full-refresh on it.
+
+def test_exposure_unit_checks_scope_to_the_rebuilt_units(incremental_and_full, tmp_path):
+    """exposure_units_well_formed (one scan for the fct_exposures row checks): after an incremental
+    run it checks only the units the run rebuilt (int_exposure_units_changed), whose rows are the
+    only ones the run rewrote; with test_changed_units_only false, or after a full refresh, every
+    row. A duplicated unit and a null variant are caught."""
+    incremental, *_ = incremental_and_full
+    copy = ScratchProject(tmp_path / "checks", database=tmp_path / "checks.duckdb")
+    shutil.copy(incremental.database, copy.database)
+    vars_ = {"as_of_date": "2026-10-31"}
+    every_row = {**vars_, "test_changed_units_only": False}
+    select = ["test", "-s", "fct_exposures,test_name:exposure_units_well_formed"]
+    assert str(copy.query_df("select recompute_from from main.int_incremental_window").recompute_from[0])[:10] \
+        > "1900-01-01"
+    assert copy.dbt(select, vars_, check=False).returncode == 0
+    assert copy.dbt(select, every_row, check=False).returncode == 0
+    # a unit the last run did not rebuild, duplicated: outside the incremental scope, caught by the full check
+    unit, other = [row[0] for row in copy.sql(
+        "select unit_id from main.fct_exposures where experiment_id = 'chatbot_delivery_estimate' "
+        "and exposure_date = date '2026-10-06' order by unit_id limit 2")]
+    copy.sql("insert into main.fct_exposures select * from main.fct_exposures "
+             "where experiment_id = 'chatbot_delivery_estimate' and unit_id = ?", [unit])
+    assert copy.dbt(select, vars_, check=False).returncode == 0
+    failed = copy.dbt(select, every_row, check=False)
+    assert failed.returncode != 0 and "exposure_units_well_formed" in failed.stdout and "Got 1 result" in failed.stdout
+    # the same unit as if this run had rebuilt it: now in scope
+    copy.sql("insert into main.int_exposure_units_changed (experiment_id, unit_id) "
+             "values ('chatbot_delivery_estimate', ?)", [unit])
+    failed = copy.dbt(select, vars_, check=False)
+    assert failed.returncode != 0 and "Got 1 result" in failed.stdout
+    # a rebuilt unit with a null variant, next to the duplicate
+    copy.sql("insert into main.int_exposure_units_changed (experiment_id, unit_id) "
+             "values ('chatbot_delivery_estimate', ?)", [other])
+    copy.sql("update main.fct_exposures set variant_id = null "
+             "where experiment_id = 'chatbot_delivery_estimate' and unit_id = ?", [other])
+    failed = copy.dbt(select, vars_, check=False)
+    assert failed.returncode != 0 and "Got 2 results" in failed.stdout
+
+
+def test_models_rebuilt_over_reversed_event_days_equal_full_refresh(incremental_and_full, tmp_path):
+    """The models that read int_unit_event_days, rebuilt with --full-refresh on their own while it
+    still holds an excluded unit's rows and their sign -1 copies (left by the incremental runs):
+    those rows net out, and every table equals a full refresh."""
+    incremental, full, switcher, *_ = incremental_and_full
+    copy = ScratchProject(tmp_path / "reversed", database=tmp_path / "reversed.duckdb")
+    shutil.copy(incremental.database, copy.database)
+    assert copy.query_df(
+        f"select count(*) as n from main.int_unit_event_days where sign < 0 and unit_id = '{switcher}'").n[0] > 0
+    copy.dbt(["build", "--full-refresh", "-s",
+              "int_unit_metric_deltas+", "int_unit_events_unattributed+", "int_event_days_counted+"],
+             {"as_of_date": "2026-10-31"})
+    _assert_same(_tables(copy.database), _tables(full.database))
+    assert copy.query_df("select count(*) as n from main.int_unit_metric_deltas where sign < 0").n[0] == 0
+
+
 def test_decision_history_is_kept_once_per_date_and_survives_full_refresh(incremental_and_full):
     incremental, _, _, history_before, *_ = incremental_and_full
     history = _tables(incremental.database, ["fct_decision_history"])["fct_decision_history"]
@@ -341,56 +398,3 @@ def test_two_runs_at_once_get_a_clear_lock_error(incremental_and_full, tmp_path)
     with duckdb.connect(str(copy), read_only=True) as connection:
         assert connection.execute("select count(*) from main.fct_decision_records").fetchone()[0] > 0
 
-
-def test_exposure_unit_checks_scope_to_the_rebuilt_units(incremental_and_full, tmp_path):
-    """exposure_units_well_formed (one scan for the fct_exposures row checks): after an incremental
-    run it checks only the units the run rebuilt (int_exposure_units_changed), whose rows are the
-    only ones the run rewrote; with test_changed_units_only false, or after a full refresh, every
-    row. A duplicated unit and a null variant are caught."""
-    incremental, *_ = incremental_and_full
-    copy = ScratchProject(tmp_path / "checks", database=tmp_path / "checks.duckdb")
-    shutil.copy(incremental.database, copy.database)
-    vars_ = {"as_of_date": "2026-10-31"}
-    every_row = {**vars_, "test_changed_units_only": False}
-    select = ["test", "-s", "fct_exposures,test_name:exposure_units_well_formed"]
-    assert str(copy.query_df("select recompute_from from main.int_incremental_window").recompute_from[0])[:10] \
-        > "1900-01-01"
-    assert copy.dbt(select, vars_, check=False).returncode == 0
-    assert copy.dbt(select, every_row, check=False).returncode == 0
-    # a unit the last run did not rebuild, duplicated: outside the incremental scope, caught by the full check
-    unit, other = [row[0] for row in copy.sql(
-        "select unit_id from main.fct_exposures where experiment_id = 'chatbot_delivery_estimate' "
-        "and exposure_date = date '2026-10-06' order by unit_id limit 2")]
-    copy.sql("insert into main.fct_exposures select * from main.fct_exposures "
-             "where experiment_id = 'chatbot_delivery_estimate' and unit_id = ?", [unit])
-    assert copy.dbt(select, vars_, check=False).returncode == 0
-    failed = copy.dbt(select, every_row, check=False)
-    assert failed.returncode != 0 and "exposure_units_well_formed" in failed.stdout and "Got 1 result" in failed.stdout
-    # the same unit as if this run had rebuilt it: now in scope
-    copy.sql("insert into main.int_exposure_units_changed (experiment_id, unit_id) "
-             "values ('chatbot_delivery_estimate', ?)", [unit])
-    failed = copy.dbt(select, vars_, check=False)
-    assert failed.returncode != 0 and "Got 1 result" in failed.stdout
-    # a rebuilt unit with a null variant, next to the duplicate
-    copy.sql("insert into main.int_exposure_units_changed (experiment_id, unit_id) "
-             "values ('chatbot_delivery_estimate', ?)", [other])
-    copy.sql("update main.fct_exposures set variant_id = null "
-             "where experiment_id = 'chatbot_delivery_estimate' and unit_id = ?", [other])
-    failed = copy.dbt(select, vars_, check=False)
-    assert failed.returncode != 0 and "Got 2 results" in failed.stdout
-
-
-def test_models_rebuilt_over_reversed_event_days_equal_full_refresh(incremental_and_full, tmp_path):
-    """The models that read int_unit_event_days, rebuilt with --full-refresh on their own while it
-    still holds an excluded unit's rows and their sign -1 copies (left by the incremental runs):
-    those rows net out, and every table equals a full refresh."""
-    incremental, full, switcher, *_ = incremental_and_full
-    copy = ScratchProject(tmp_path / "reversed", database=tmp_path / "reversed.duckdb")
-    shutil.copy(incremental.database, copy.database)
-    assert copy.query_df(
-        f"select count(*) as n from main.int_unit_event_days where sign < 0 and unit_id = '{switcher}'").n[0] > 0
-    copy.dbt(["build", "--full-refresh", "-s",
-              "int_unit_metric_deltas+", "int_unit_events_unattributed+", "int_event_days_counted+"],
-             {"as_of_date": "2026-10-31"})
-    _assert_same(_tables(copy.database), _tables(full.database))
-    assert copy.query_df("select count(*) as n from main.int_unit_metric_deltas where sign < 0").n[0] == 0
