@@ -156,6 +156,24 @@
     {{ return((result.columns[0].values()[0] | int) > 0) }}
 {%- endmacro %}
 
+{#- The rows (table alias) of an incremental per-unit table a downstream incremental sum must read:
+    the rows dated on or after R, and, on an incremental run, the sign -1 copies appended since
+    this model's own last run (loaded_at), which it adds to its stored totals for earlier dates
+    (int_arm_metric_deltas, int_event_days_counted). A run killed before this model leaves its
+    loaded_at behind, so the next run picks up the copies too. -#}
+{% macro recomputed_or_newly_reversed(alias, recompute_from) -%}
+    {{ alias }}.activity_date >= {{ recompute_from }}
+    {%- if is_incremental() %}
+        or (
+            {{ alias }}.sign < 0
+            and {{ alias }}.loaded_at > (
+                select coalesce(max(previous.loaded_at), cast('1900-01-01' as timestamp))
+                from {{ this }} as previous
+            )
+        )
+    {%- endif %}
+{%- endmacro %}
+
 {#- This run's start (UTC) as a timestamp literal: marks the rows a run appended. -#}
 {% macro run_loaded_at() -%}
     cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp)

@@ -19,16 +19,7 @@
 with deltas as (
     select unit_deltas.*
     from {{ ref('int_unit_metric_deltas') }} as unit_deltas
-    where unit_deltas.activity_date >= {{ recompute_from }}
-    {%- if incremental %}
-        or (
-            unit_deltas.sign < 0
-            and unit_deltas.loaded_at > (
-                select coalesce(max(previous.loaded_at), cast('1900-01-01' as timestamp))
-                from {{ this }} as previous
-            )
-        )
-    {%- endif %}
+    where {{ recomputed_or_newly_reversed('unit_deltas', recompute_from) }}
 )
 
 select

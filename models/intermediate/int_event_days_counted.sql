@@ -31,16 +31,7 @@ with unit_days as (
         event_days.sign * event_days.event_count as event_count,
         event_days.sign * event_days.near_exposure_count as near_exposure_count
     from {{ ref('int_unit_event_days') }} as event_days
-    where event_days.activity_date >= {{ recompute_from }}
-    {%- if incremental %}
-        or (
-            event_days.sign < 0
-            and event_days.loaded_at > (
-                select coalesce(max(previous.loaded_at), cast('1900-01-01' as timestamp))
-                from {{ this }} as previous
-            )
-        )
-    {%- endif %}
+    where {{ recomputed_or_newly_reversed('event_days', recompute_from) }}
 )
 
 select
