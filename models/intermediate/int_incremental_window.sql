@@ -1,5 +1,5 @@
 -- Grain: one row. The recompute date R of this run's incremental models (macros/incremental.sql):
---   * the smallest as-of date the five event-side models were last built with, + 1 day
+--   * the smallest as-of date the six day-dated incremental models were last built with, + 1 day
 --     - var('late_arrival_days'), never after this run's as-of date + 1 - var('late_arrival_days')
 --     (an as-of date moved back recomputes from there);
 --   * and never after the first day whose raw rows differ from what the last complete run
@@ -15,7 +15,7 @@
 {%- set watermarks = [] %}
 {%- set processed = none %}
 {%- if execute %}
-    {%- for model_name in ['int_unit_event_days', 'int_unit_metric_deltas', 'int_arm_metric_deltas', 'int_metric_events_rejected', 'int_event_days_counted'] %}
+    {%- for model_name in ['int_unit_event_days', 'int_unit_metric_deltas', 'int_arm_metric_deltas', 'int_metric_events_rejected', 'int_event_days_counted', 'int_exposure_rows_counted'] %}
         {%- set relation = adapter.get_relation(database=this.database, schema=this.schema, identifier=model_name) %}
         {%- set has_watermark = relation is not none
             and (adapter.get_columns_in_relation(relation) | selectattr('name', 'equalto', 'built_as_of') | list | length) > 0 %}

@@ -334,12 +334,12 @@ new_rows as (
 {%- if incremental %},
 
 excluded_units as (
-    -- units with exposure rows on or after R that are not analysed (any more): a few, so the
-    -- join below builds on them and only probes the stored rows
+    -- units with exposure rows on or after R and rows before R that are not analysed any more:
+    -- a few, so the join below builds on them and only probes the stored rows
     select
         recent.experiment_id,
         recent.unit_id
-    from ({{ recently_exposed_units() }}) as recent
+    from ({{ recently_exposed_units_seen_before() }}) as recent
     where not exists (
         select 1
         from {{ ref('fct_exposures') }} as kept

@@ -15,13 +15,14 @@ classified_units as (
 ),
 
 daily_exposure_rows as (
+    -- valid exposure rows per day (int_exposure_rows_counted: not the exposure log itself)
     select
         valid_rows.experiment_id,
-        cast(valid_rows.exposed_at as date) as exposure_date,
-        count(*) as n_exposure_rows
-    from {{ ref('int_exposures_validated') }} as valid_rows
+        valid_rows.exposure_date,
+        sum(valid_rows.n_rows) as n_exposure_rows
+    from {{ ref('int_exposure_rows_counted') }} as valid_rows
     where valid_rows.rejection_reason is null
-    group by valid_rows.experiment_id, cast(valid_rows.exposed_at as date)
+    group by valid_rows.experiment_id, valid_rows.exposure_date
 ),
 
 daily_units as (

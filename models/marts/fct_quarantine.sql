@@ -3,8 +3,11 @@
 -- exposures of a kept unit are collapsed, not lost). experiment_id is null for metric events
 -- (rows of the event log are not tied to an experiment) and '(missing)' for exposure rows
 -- without one.
-with exposure_rows as (
-    select * from {{ ref('int_exposures_validated') }}
+with rejected_exposures as (
+    -- the rejected exposure rows per day, reason and unit (int_exposure_rows_counted: not the
+    -- exposure log itself)
+    select * from {{ ref('int_exposure_rows_counted') }}
+    where rejection_reason is not null
 ),
 
 exposure_units as (
@@ -14,16 +17,15 @@ exposure_units as (
 rejected_exposure_rows as (
     select
         'exposures' as source_table,
-        coalesce(exposure_rows.experiment_id, '(missing)') as experiment_id,
-        exposure_rows.rejection_reason as reason,
+        coalesce(rejected_exposures.experiment_id, '(missing)') as experiment_id,
+        rejected_exposures.rejection_reason as reason,
         true as is_exclusion,
-        count(*) as n_rows,
-        count(distinct exposure_rows.unit_id) as n_units
-    from exposure_rows
-    where exposure_rows.rejection_reason is not null
+        sum(rejected_exposures.n_rows) as n_rows,
+        count(distinct rejected_exposures.unit_id) as n_units
+    from rejected_exposures
     group by
-        coalesce(exposure_rows.experiment_id, '(missing)'),
-        exposure_rows.rejection_reason
+        coalesce(rejected_exposures.experiment_id, '(missing)'),
+        rejected_exposures.rejection_reason
 ),
 
 excluded_units as (
