@@ -38,22 +38,6 @@
     from {{ ref('int_exposure_units_changed') }} as changed_units
 {%- endmacro %}
 
-{#- The units of recently_exposed_units() that can hold rows dated before R: those the last run
-    held with a first exposure before R (int_exposure_units_changed.previous_*), or all of them
-    when there is no previous state to tell. A unit first exposed on or after R has no such row
-    (every row of a unit is dated on or after its exposure date), and most changed units are new:
-    at L (day 30) 146k of 687k changed units, so the probes of the stored per-unit tables for
-    excluded units build on a few hundred units instead of 540k (reversal of int_unit_event_days
-    7.4 s -> 5.1 s). -#}
-{% macro recently_exposed_units_seen_before() -%}
-    select
-        changed_units.experiment_id,
-        changed_units.unit_id
-    from {{ ref('int_exposure_units_changed') }} as changed_units
-    where changed_units.has_previous_state is null
-        or changed_units.previous_first_exposed_at < {{ recompute_from_timestamp() }}
-{%- endmacro %}
-
 {#- True when this incremental model rebuilds only the changed exposure units: an incremental run
     with a previous state (R after 1900-01-01); otherwise the model rebuilds in full. -#}
 {% macro rebuilds_changed_units_only() -%}
@@ -144,22 +128,14 @@
 {%- endmacro %}
 
 {#- True for a row (table alias) of a unit analysed before R that exposure rows on or after R
-    exclude (recently_exposed_units_seen_before, not in fct_exposures with a first exposure before
-    R). The callers run after the rows dated on or after R are deleted; a unit first exposed on or
-    after R has no other rows. -#}
+    exclude (int_exposure_units_excluded; callers declare the dependency). The callers run after
+    the rows dated on or after R are deleted; a unit first exposed on or after R has no other rows. -#}
 {% macro is_rebuilt_unit(alias) -%}
     exists (
         select 1
-        from ({{ recently_exposed_units_seen_before() }}) as recent
-        where recent.experiment_id = {{ alias }}.experiment_id
-            and recent.unit_id = {{ alias }}.unit_id
-            and not exists (
-                select 1
-                from {{ ref('fct_exposures') }} as kept
-                where kept.experiment_id = recent.experiment_id
-                    and kept.unit_id = recent.unit_id
-                    and kept.first_exposed_at < {{ recompute_from_timestamp() }}
-            )
+        from {{ ref('int_exposure_units_excluded') }} as excluded
+        where excluded.experiment_id = {{ alias }}.experiment_id
+            and excluded.unit_id = {{ alias }}.unit_id
     )
 {%- endmacro %}
 

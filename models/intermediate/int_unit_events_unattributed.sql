@@ -16,6 +16,7 @@
 ) }}
 -- depends_on: {{ ref('int_incremental_window') }}
 -- depends_on: {{ ref('int_exposure_units_changed') }}
+-- depends_on: {{ ref('int_exposure_units_excluded') }}
 -- depends_on: {{ ref('fct_exposures') }}
 {%- set incremental = is_incremental() %}
 {#- an incremental run reads only days on or after R, where no sign -1 copy is -#}

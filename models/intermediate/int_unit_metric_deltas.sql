@@ -34,6 +34,7 @@
 -- depends_on: {{ ref('int_exposure_units_changed') }}
 -- depends_on: {{ ref('int_exposures_validated') }}
 -- depends_on: {{ ref('int_exposure_units_recomputed') }}
+-- depends_on: {{ ref('int_exposure_units_excluded') }}
 -- int_unit_events_unattributed has no watermark of its own: built before this model, a run killed
 -- before it also leaves this model's watermark behind, so the next run repeats both
 -- depends_on: {{ ref('int_unit_events_unattributed') }}
@@ -334,18 +335,9 @@ new_rows as (
 {%- if incremental %},
 
 excluded_units as (
-    -- units with exposure rows on or after R and rows before R that are not analysed any more:
-    -- a few, so the join below builds on them and only probes the stored rows
-    select
-        recent.experiment_id,
-        recent.unit_id
-    from ({{ recently_exposed_units_seen_before() }}) as recent
-    where not exists (
-        select 1
-        from {{ ref('fct_exposures') }} as kept
-        where kept.experiment_id = recent.experiment_id
-            and kept.unit_id = recent.unit_id
-    )
+    -- units analysed before R that exposure rows on or after R exclude: a few, so the join below
+    -- builds on them and only probes the stored rows
+    select * from {{ ref('int_exposure_units_excluded') }}
 ),
 
 reversals as (
