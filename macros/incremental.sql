@@ -60,6 +60,25 @@
     {%- endif %}
 {%- endmacro %}
 
+{#- The raw-row counts dated by a timestamp column (int_metric_events_rejected,
+    int_exposure_rows_counted): the filters of the parts a run reads, one query part each so each
+    prunes the raw files by its own filter. Incremental: the rows on or after R and the rows
+    without a valid timestamp (not dated, re-read by every run); the pre_hook
+    delete_rows_counted_from_recompute_date deletes the same rows. A full build reads everything. -#}
+{% macro recounted_day_filters(timestamp_column) -%}
+    {%- if is_incremental() %}
+        {{ return([timestamp_column ~ ' >= ' ~ recompute_from_timestamp(), timestamp_column ~ ' is null']) }}
+    {%- endif %}
+    {{ return(['true']) }}
+{%- endmacro %}
+
+{% macro delete_rows_counted_from_recompute_date(date_column) -%}
+    {%- if is_incremental() %}
+    delete from {{ this }}
+    where {{ date_column }} >= {{ recompute_from_date() }} or {{ date_column }} is null
+    {%- endif %}
+{%- endmacro %}
+
 {#- A date column of this run's as-of date, stored on every incremental row (the watermark). -#}
 {% macro built_as_of_column() -%}
     {{ as_of_date() }} as built_as_of

@@ -13,17 +13,12 @@
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='fail',
-    pre_hook="{% if is_incremental() %}delete from {{ this }} where exposure_date >= {{ recompute_from_date() }} or exposure_date is null{% endif %}"
+    pre_hook="{{ delete_rows_counted_from_recompute_date('exposure_date') }}"
 ) }}
 -- depends_on: {{ ref('int_incremental_window') }}
 -- depends_on: {{ ref('int_registry_problems') }} (nothing is built from a run whose registry is invalid)
 
-{#- incremental runs: two parts, each pruning the files by its own filter -#}
-{%- if is_incremental() %}
-    {%- set day_filters = ['validated.exposed_at >= ' ~ recompute_from_timestamp(), 'validated.exposed_at is null'] %}
-{%- else %}
-    {%- set day_filters = ['true'] %}
-{%- endif %}
+{%- set day_filters = recounted_day_filters('validated.exposed_at') %}
 
 with exposure_rows as (
     {%- for day_filter in day_filters %}

@@ -8,17 +8,12 @@
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='fail',
-    pre_hook="{% if is_incremental() %}delete from {{ this }} where event_date >= {{ recompute_from_date() }} or event_date is null{% endif %}"
+    pre_hook="{{ delete_rows_counted_from_recompute_date('event_date') }}"
 ) }}
 -- depends_on: {{ ref('int_incremental_window') }}
 -- depends_on: {{ ref('int_registry_problems') }} (nothing is built from a run whose registry is invalid)
 
-{#- incremental runs: two parts, each pruning the files by its own filter -#}
-{%- if is_incremental() %}
-    {%- set day_filters = ['validated.event_at >= ' ~ recompute_from_timestamp(), 'validated.event_at is null'] %}
-{%- else %}
-    {%- set day_filters = ['true'] %}
-{%- endif %}
+{%- set day_filters = recounted_day_filters('validated.event_at') %}
 
 with rejected as (
     {%- for day_filter in day_filters %}
