@@ -1,8 +1,11 @@
--- Grain: one row per (experiment_id, unit_id): the units analysed before R that exposure rows
--- arriving on or after R exclude (a second arm, a bot or internal flag). Their rows in the stored
--- per-unit tables (all dated before R) are cancelled by this run: sign -1 copies in
--- int_unit_event_days and int_unit_metric_deltas, deleted in int_unit_events_unattributed
--- (macros/incremental.sql). Empty when the run rebuilds in full (R is 1900-01-01).
+-- Grain: one row per (experiment_id, unit_id): the units with exposure rows on or after R that
+-- were first exposed before R and are excluded now (a second arm, a bot or internal flag). Those
+-- that were analysed until now have rows in the stored per-unit tables (all dated before R), which
+-- this run cancels: sign -1 copies in int_unit_event_days and int_unit_metric_deltas, deleted in
+-- int_unit_events_unattributed (macros/incremental.sql). Units excluded already have no such rows
+-- left (the copies net to zero), so they add nothing; they are not told apart by their previous
+-- classification, which a killed run may have updated before the per-unit tables. Empty when the
+-- run rebuilds in full (R is 1900-01-01).
 -- Only the changed units (int_exposure_units_changed) the last run held with a first exposure
 -- before R can have such rows: a unit first exposed on or after R has every row dated on or after
 -- its exposure date, and most changed units are new (at L, day 30: 146k of 687k). Such a unit

@@ -85,6 +85,7 @@ def incremental_and_full(tmp_path_factory):
         incremental.sql(sql, params)
     incremental.dbt(["build"], {"as_of_date": "2026-10-31"})
     window_after_late_rows = incremental.query_df("select * from main.int_incremental_window")
+    excluded_after_late_rows = incremental.query_df("select * from main.int_exposure_units_excluded")
     history_before = _tables(incremental.database, ["fct_decision_history"])["fct_decision_history"]
     rerun_started = datetime.now(timezone.utc).replace(tzinfo=None)
     incremental.dbt(["build"], {"as_of_date": "2026-10-31"})  # same date again: idempotent
@@ -94,15 +95,21 @@ def incremental_and_full(tmp_path_factory):
     for sql, params in statements:
         full.sql(sql, params)
     full.dbt(["build"], {"as_of_date": "2026-10-31"})
-    return incremental, full, switcher, history_before, window_after_late_rows, rerun_started
+    return (incremental, full, switcher, history_before, excluded_after_late_rows, window_after_late_rows,
+            rerun_started)
 
 
 def test_incremental_runs_equal_full_refresh(incremental_and_full):
-    incremental, full, switcher, *_ = incremental_and_full
+    incremental, full, switcher, _, excluded, *_ = incremental_and_full
     _assert_same(_tables(incremental.database), _tables(full.database))
     # the late rows took effect: the switching unit is excluded, the late unit analysed
     kept = incremental.query_df("select unit_id from main.fct_exposures where experiment_id = 'chatbot_delivery_estimate'")
     assert switcher not in set(kept.unit_id) and "late_new_unit" in set(kept.unit_id)
+    # the run after the late rows listed it among the excluded units whose stored rows it cancels;
+    # only units analysed before R and excluded now are listed (not the new unit, no kept unit)
+    listed = set(zip(excluded.experiment_id, excluded.unit_id))
+    assert ("chatbot_delivery_estimate", switcher) in listed
+    assert not any(unit_id in set(kept.unit_id) or unit_id == "late_new_unit" for _, unit_id in listed)
     reversals = incremental.query_df(
         "select count(*) as n from main.int_unit_metric_deltas where sign < 0 "
         f"and unit_id = '{switcher}'")
