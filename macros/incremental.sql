@@ -146,9 +146,11 @@
     {%- endif %}
 {%- endmacro %}
 
-{#- True for a row (table alias) of a unit analysed before R that exposure rows on or after R
-    exclude (int_exposure_units_excluded; callers declare the dependency). The callers run after
-    the rows dated on or after R are deleted; a unit first exposed on or after R has no other rows. -#}
+{#- True for a row (table alias) of a unit first exposed before R that exposure rows on or after R
+    left excluded (int_exposure_units_excluded; callers declare the dependency): the units analysed
+    until now whose stored rows this run cancels, and units excluded already, whose rows net to
+    zero. The callers run after the rows dated on or after R are deleted; a unit first exposed on
+    or after R has no other rows. -#}
 {% macro is_rebuilt_unit(alias) -%}
     exists (
         select 1

@@ -24,7 +24,6 @@
 ) }}
 
 -- depends_on: {{ ref('int_incremental_window') }}
--- depends_on: {{ ref('int_exposure_units_changed') }}
 -- depends_on: {{ ref('int_exposure_units_excluded') }}
 -- depends_on: {{ ref('int_exposures_validated') }}
 -- depends_on: {{ ref('int_experiment_metrics_defined') }}

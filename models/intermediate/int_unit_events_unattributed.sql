@@ -15,9 +15,7 @@
     pre_hook=["{{ delete_rows_from_recompute_date('first_activity_date') }}", "{{ delete_rebuilt_unit_rows() }}"]
 ) }}
 -- depends_on: {{ ref('int_incremental_window') }}
--- depends_on: {{ ref('int_exposure_units_changed') }}
 -- depends_on: {{ ref('int_exposure_units_excluded') }}
--- depends_on: {{ ref('fct_exposures') }}
 {%- set incremental = is_incremental() %}
 {#- an incremental run reads only days on or after R, where no sign -1 copy is -#}
 {%- set net_out_reversals = not incremental and event_days_have_reversals() %}

@@ -31,7 +31,6 @@
     pre_hook="{% if is_incremental() %}delete from {{ this }} where activity_date >= {{ recompute_from_date() }}{% endif %}"
 ) }}
 -- depends_on: {{ ref('int_incremental_window') }}
--- depends_on: {{ ref('int_exposure_units_changed') }}
 -- depends_on: {{ ref('int_exposures_validated') }}
 -- depends_on: {{ ref('int_exposure_units_recomputed') }}
 -- depends_on: {{ ref('int_exposure_units_excluded') }}
