@@ -79,9 +79,36 @@
     {%- endif %}
 {%- endmacro %}
 
-{#- A date column of this run's as-of date, stored on every incremental row (the watermark). -#}
+{#- A date column of this run's as-of date, stored on every incremental row. -#}
 {% macro built_as_of_column() -%}
     {{ as_of_date() }} as built_as_of
+{%- endmacro %}
+
+{#- The watermarks of the day-dated incremental models (int_incremental_window): one row per
+    build of such a model, written by the model's post-hook, so a model that appends no row (e.g.
+    int_metric_events_rejected after a day without bad events) still records the as-of date it was
+    built with. Before this table, the watermark was max(built_as_of) of the model's rows, and a run
+    that appended none left it behind: every later run recomputed from the last day with a row. A
+    hook in the model's transaction, after its write: a run killed before it leaves the previous
+    watermark, and the next run recomputes from there. -#}
+{% macro incremental_watermarks_relation() -%}
+    {{ return(api.Relation.create(database=this.database, schema=this.schema, identifier='incremental_watermarks')) }}
+{%- endmacro %}
+
+{#- pre_hook of int_incremental_window, which every day-dated incremental model depends on: the
+    table exists before any of them runs (two threads creating it at once would conflict). -#}
+{% macro create_incremental_watermarks() -%}
+    create table if not exists {{ incremental_watermarks_relation() }} (
+        model_name {{ dbt.type_string() }},
+        built_as_of date,
+        loaded_at {{ dbt.type_timestamp() }}
+    )
+{%- endmacro %}
+
+{#- post_hook of each day-dated incremental model (full builds too). -#}
+{% macro record_incremental_watermark() -%}
+    insert into {{ incremental_watermarks_relation() }} (model_name, built_as_of, loaded_at)
+    select '{{ this.identifier }}', {{ as_of_date() }}, {{ run_loaded_at() }}
 {%- endmacro %}
 
 {#- The largest value (days, at least 1) of a day-count column of the registry's metric definitions

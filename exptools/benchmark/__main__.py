@@ -22,6 +22,11 @@ Steps (each result lands in the JSON written to --out, a Markdown summary is pri
    int_incremental_window); each value of --late-arrival-days (default '' for none; e.g. 3 for a
    fixed safety window of 3 more days) adds a second daily run from a copy of the same base, timed
    and compared the same way.
+10. --daily-chain FIRST: the schedule as it runs in production. A full build over days 1..FIRST-1,
+   then one ``dbt build`` per day for days FIRST..--days, each on the database the previous run
+   left (so the stored per-unit tables hold what daily runs append, in date order, not one full
+   build's rows); each run timed with its slowest nodes; at the end every mart table is compared
+   with a full refresh over all days (timed too). --chain-only skips steps 3-8.
 
 Wall times on a shared machine are inflated by other work: CPU times and the load average before
 each run are recorded too.
@@ -293,15 +298,68 @@ def _daily_run(data_dir: Path, project: Path, work: Path, days: int, d: int, thr
     return result
 
 
+def daily_chain(data_dir: Path, project: Path, work: Path, days: int, first: int, threads: int,
+                memory_limit: str, log) -> dict:
+    """A full build over days 1..first-1, then a daily ``dbt build`` for each day first..days on
+    the same database, then a full refresh over all days and the comparison of the marts."""
+    raw = _fresh(work / "raw_chain")
+    link_days(data_dir, raw, day_date(first - 2))
+    database = _fresh(work / "chain.duckdb")
+    base = run_dbt(["build", "--full-refresh"], project, _fresh(work / "target_chain_base"), database,
+                   _raw_vars(raw, day_date(first - 2)), threads, memory_limit)
+    log(f"daily chain: full build days 1..{first - 1}: {base['wall_s']:.1f} s")
+    runs = []
+    for d in range(first, days + 1):
+        cur = day_date(d - 1)
+        link_days(data_dir, raw, cur)
+        run = run_dbt(["build"], project, _fresh(work / "target_chain_daily"), database, _raw_vars(raw, cur),
+                      threads, memory_limit)
+        with duckdb.connect(str(database), read_only=True) as con:
+            recompute_from, reason = con.execute(
+                "select cast(recompute_from as varchar), recompute_reason from int_incremental_window").fetchone()
+            stored = {t: con.execute(f"select count(*) from {t}").fetchone()[0]
+                      for t in ("int_unit_event_days", "int_unit_metric_deltas", "fct_exposures")}
+        runs.append({"day": d, **_summ_run(run), "recompute_from": recompute_from, "recompute_reason": reason,
+                     "stored_rows": stored, "nodes": run.get("node_timings", [])[:15],
+                     "node_groups": _node_groups(run.get("node_timings", []))})
+        log(f"  day {d}: {run['wall_s']:.1f} s wall, {run['cpu_s']:.1f} s CPU; " + ", ".join(
+            f"{t['node'].split('.')[-1][:32]} {t['seconds']:.1f}" for t in run.get("node_timings", [])[:5]))
+    db_full = _fresh(work / "chain_full.duckdb")
+    full = run_dbt(["build", "--full-refresh"], project, _fresh(work / "target_chain_full"), db_full,
+                   _raw_vars(raw, day_date(days - 1)), threads, memory_limit)
+    log(f"  full refresh days 1..{days}: {full['wall_s']:.1f} s")
+    equality = compare_databases(database, db_full, memory_limit, threads)
+    result = {"first_day": first, "base_full_build": _summ_run(base), "daily_runs": runs,
+              "full_refresh": _summ_run(full), "full_nodes": full.get("node_timings", [])[:15],
+              "last_daily_over_full_wall": runs[-1]["wall_s"] / full["wall_s"],
+              "equal_to_full_refresh": all(equality.get(t, {}).get("equal") for t in MART_TABLES),
+              "unequal_other_tables": sorted(t for t, v in equality.items() if not v["contract"] and v["equal"] is False),
+              "tables": equality}
+    log(f"  equal to full refresh: {result['equal_to_full_refresh']}; last daily / full wall "
+        f"{result['last_daily_over_full_wall']:.2f}")
+    for p in (database, db_full, raw):
+        _fresh(p)
+    return result
+
+
 def markdown(report: dict) -> str:
     lines = []
-    m, s = report["machine"], report["size"]
+    s = report["size"]
     lines.append(f"### Size {s['name']}: {s['units']:,} units, {report['data']['rows']['metric_events']:,} events, "
                  f"{report['data']['rows']['exposures']:,} exposure rows, {s['days']} days")
     lines.append("")
+    if "full_build" in report:
+        lines += _markdown_full_build(report)
+    if report.get("incremental"):
+        lines += _markdown_incremental(report)
+    if report.get("daily_chain"):
+        lines += _markdown_chain(report["daily_chain"])
+    return "\n".join(lines) + "\n"
+
+
+def _markdown_full_build(report: dict) -> list[str]:
     fl, fb, st = report["floor"], report["full_build"], report["startup"]
-    lines.append("| measure | value |")
-    lines.append("|---|---|")
+    lines = ["| measure | value |", "|---|---|"]
     lines.append(f"| data generation | {report['data']['seconds']:.1f} s ({report['data']['bytes'] / 1e6:.0f} MB parquet) |")
     lines.append(f"| floor query (median of {len(fl['runs'])}) | {fl['median_query_s']:.2f} s wall, "
                  f"{fl['median_cpu_s']:.2f} s CPU (process), peak RSS {fl['peak_rss_bytes'] / GB:.2f} GiB |")
@@ -337,21 +395,37 @@ def markdown(report: dict) -> str:
     lines.append("|---|---|")
     for t in fb["slowest_nodes"][:10]:
         lines.append(f"| {t['node']} | {t['seconds']:.2f} |")
-    if report.get("incremental"):
-        lines.append("")
-        lines.append("| daily run at day | base full build (days 1..D-1) | daily run | full refresh (days 1..D) | daily / full | equal "
-                     "| recomputed from | other late_arrival_days: daily run, daily / full, equal |")
-        lines.append("|---|---|---|---|---|---|---|---|")
-        for r in report["incremental"]:
-            if r.get("status") == "failed":
-                lines.append(f"| {r['day']} | failed: {r['error'].splitlines()[0][:120]} | | | | | | |")
-                continue
-            lines.append(f"| {r['day']} | {r['base_full_build']['wall_s']:.1f} s | {r['daily_run']['wall_s']:.1f} s "
-                         f"| {r['full_refresh']['wall_s']:.1f} s | {r['daily_over_full_wall']:.2f} | {r['equal_to_full_refresh']} | "
-                         f"{r.get('recompute_from')} ({r.get('recompute_reason')}) | "
-                         + "; ".join(f"{o['late_arrival_days']}: {o['daily_run']['wall_s']:.1f} s, {o['daily_over_full_wall']:.2f}, "
-                                     f"{o['equal_to_full_refresh']}" for o in r.get("other_late_arrival_windows", [])) + " |")
-    return "\n".join(lines) + "\n"
+    return lines
+
+
+def _markdown_chain(chain: dict) -> list[str]:
+    lines = ["", f"Daily chain: full build over days 1..{chain['first_day'] - 1} "
+             f"{chain['base_full_build']['wall_s']:.1f} s, then one daily run per day; full refresh over all days "
+             f"{chain['full_refresh']['wall_s']:.1f} s; equal: {chain['equal_to_full_refresh']}", "",
+             "| day | daily run wall | CPU | recomputed from | slowest nodes |", "|---|---|---|---|---|"]
+    for r in chain["daily_runs"]:
+        lines.append(f"| {r['day']} | {r['wall_s']:.1f} s | {r['cpu_s']:.1f} s | {r['recompute_from']} "
+                     f"({r['recompute_reason']}) | " + ", ".join(
+                         f"{t['node'].split('.')[-1]} {t['seconds']:.1f}" for t in r["nodes"][:4]) + " |")
+    return lines
+
+
+def _markdown_incremental(report: dict) -> list[str]:
+    lines = []
+    lines.append("")
+    lines.append("| daily run at day | base full build (days 1..D-1) | daily run | full refresh (days 1..D) | daily / full | equal "
+                 "| recomputed from | other late_arrival_days: daily run, daily / full, equal |")
+    lines.append("|---|---|---|---|---|---|---|---|")
+    for r in report["incremental"]:
+        if r.get("status") == "failed":
+            lines.append(f"| {r['day']} | failed: {r['error'].splitlines()[0][:120]} | | | | | | |")
+            continue
+        lines.append(f"| {r['day']} | {r['base_full_build']['wall_s']:.1f} s | {r['daily_run']['wall_s']:.1f} s "
+                     f"| {r['full_refresh']['wall_s']:.1f} s | {r['daily_over_full_wall']:.2f} | {r['equal_to_full_refresh']} | "
+                     f"{r.get('recompute_from')} ({r.get('recompute_reason')}) | "
+                     + "; ".join(f"{o['late_arrival_days']}: {o['daily_run']['wall_s']:.1f} s, {o['daily_over_full_wall']:.2f}, "
+                                 f"{o['equal_to_full_refresh']}" for o in r.get("other_late_arrival_windows", [])) + " |")
+    return lines
 
 
 def main(argv=None) -> int:
@@ -371,6 +445,10 @@ def main(argv=None) -> int:
     ap.add_argument("--daily-days", default="10,20,30")
     ap.add_argument("--late-arrival-days", default="",
                     help="comma-separated late_arrival_days values for extra daily runs ('' for none)")
+    ap.add_argument("--daily-chain", type=int, default=0, metavar="FIRST",
+                    help="full build over days 1..FIRST-1, then one daily run per day up to --days (0: off)")
+    ap.add_argument("--chain-only", action="store_true",
+                    help="with --daily-chain: skip the floor, the start-up, the full builds and the peers")
     ap.add_argument("--keep-database", action="store_true", help="keep the last full build's DuckDB file")
     ap.add_argument("--revision", help="take the dbt project from this git revision (default: working tree)")
     ap.add_argument("--threads", type=int, default=int(os.environ.get("EXP_DUCKDB_THREADS", os.cpu_count() or 2)))
@@ -400,65 +478,66 @@ def main(argv=None) -> int:
     registry = project / "seeds"
     raw = data_dir  # full data set: exposures/*.parquet and metric_events/*.parquet
     vars_full = _raw_vars(raw, as_of)
-
-    log("floor")
-    fl = run_floor(raw, registry, as_of, work, a.floor_repeats or max(a.repeats, 3), a.threads, a.memory_limit, log)
-    report["floor"] = {k: v for k, v in fl.items() if k != "rows"}
-
-    log("dbt start-up (build selecting nothing)")
-    startup = []
-    for i in range(a.repeats):
-        r = run_dbt(["build", "--select", "bench_selects_nothing"], project, _fresh(work / "target_startup"),
-                    _fresh(work / "startup.duckdb"), vars_full, a.threads, a.memory_limit)
-        startup.append(_summ_run(r))
-        log(f"  start-up run {i + 1}: {r['wall_s']:.1f} s")
-    report["startup"] = {"runs": startup, "median_wall_s": _median([r["wall_s"] for r in startup]),
-                         "median_cpu_s": _median([r["cpu_s"] for r in startup])}
-
-    log("full dbt build --full-refresh")
-    builds, node_runs = [], []
     database = work / "pipeline.duckdb"
-    for i in range(a.repeats):
-        r = run_dbt(["build", "--full-refresh"], project, _fresh(work / "target_build"), _fresh(database),
-                    vars_full, a.threads, a.memory_limit)
-        builds.append(_summ_run(r))
-        last_build = r
-        node_runs.append(r.get("node_timings", []))
-        log(f"  build run {i + 1}: {r['wall_s']:.1f} s wall, {r['cpu_s']:.1f} s CPU, peak {r['maxrss_bytes'] / GB:.2f} GiB")
-    walls = [b["wall_s"] for b in builds]
-    median_run = sorted(range(len(walls)), key=lambda i: walls[i])[len(walls) // 2]
-    report["full_build"] = {
-        "runs": builds, "median_wall_s": _median(walls), "median_cpu_s": _median([b["cpu_s"] for b in builds]),
-        "peak_rss_bytes": max(b["maxrss_bytes"] for b in builds),
-        "peak_polled_rss_bytes": max(b["polled_rss_bytes"] for b in builds),
-        "slowest_nodes": node_runs[median_run][:25],
-        "node_groups_median_run": _node_groups(node_runs[median_run])}
-    fb, st = report["full_build"], report["startup"]
-    report["ratios"] = {
-        "build_over_floor": fb["median_wall_s"] / fl["median_query_s"],
-        "build_minus_startup_over_floor": (fb["median_wall_s"] - st["median_wall_s"]) / fl["median_query_s"],
-        "build_cpu_over_floor_cpu": fb["median_cpu_s"] / fl["median_cpu_s"]}
 
-    log("floor == pipeline (final date, overall slice)")
-    report["equality"] = floor_mod.compare(fl["rows"], pipeline_arm_rows(database, as_of))
-    log(f"  equal: {report['equality']['equal']} (max rel diff {report['equality']['max_rel_diff']:.1e})")
+    if not a.chain_only:
+        log("floor")
+        fl = run_floor(raw, registry, as_of, work, a.floor_repeats or max(a.repeats, 3), a.threads, a.memory_limit, log)
+        report["floor"] = {k: v for k, v in fl.items() if k != "rows"}
 
-    if not a.skip_python_bench:
-        log("python step benchmark")
-        report["python_step"] = python_step_bench(log)
+        log("dbt start-up (build selecting nothing)")
+        startup = []
+        for i in range(a.repeats):
+            r = run_dbt(["build", "--select", "bench_selects_nothing"], project, _fresh(work / "target_startup"),
+                        _fresh(work / "startup.duckdb"), vars_full, a.threads, a.memory_limit)
+            startup.append(_summ_run(r))
+            log(f"  start-up run {i + 1}: {r['wall_s']:.1f} s")
+        report["startup"] = {"runs": startup, "median_wall_s": _median([r["wall_s"] for r in startup]),
+                             "median_cpu_s": _median([r["cpu_s"] for r in startup])}
 
-    if not a.skip_peers:
-        log("peers")
-        from . import peers
-        report["peers"] = peers.run(work, database, str(raw / "exposures" / "*.parquet"),
-                                    str(raw / "metric_events" / "*.parquet"), registry, as_of.isoformat(),
-                                    a.threads, a.memory_limit,
-                                    cluster_experiments=units <= a.cluster_experiments_max_units)
-        for peer in ("tea_tasting", "cluster_experiments"):
-            p = report["peers"][peer]
-            log(f"  {peer}: {p.get('status')} {p.get('seconds', 0):.2f} s {json.dumps(p.get('summary', {}))}")
+        log("full dbt build --full-refresh")
+        builds, node_runs = [], []
+        for i in range(a.repeats):
+            r = run_dbt(["build", "--full-refresh"], project, _fresh(work / "target_build"), _fresh(database),
+                        vars_full, a.threads, a.memory_limit)
+            builds.append(_summ_run(r))
+            last_build = r
+            node_runs.append(r.get("node_timings", []))
+            log(f"  build run {i + 1}: {r['wall_s']:.1f} s wall, {r['cpu_s']:.1f} s CPU, peak {r['maxrss_bytes'] / GB:.2f} GiB")
+        walls = [b["wall_s"] for b in builds]
+        median_run = sorted(range(len(walls)), key=lambda i: walls[i])[len(walls) // 2]
+        report["full_build"] = {
+            "runs": builds, "median_wall_s": _median(walls), "median_cpu_s": _median([b["cpu_s"] for b in builds]),
+            "peak_rss_bytes": max(b["maxrss_bytes"] for b in builds),
+            "peak_polled_rss_bytes": max(b["polled_rss_bytes"] for b in builds),
+            "slowest_nodes": node_runs[median_run][:25],
+            "node_groups_median_run": _node_groups(node_runs[median_run])}
+        fb, st = report["full_build"], report["startup"]
+        report["ratios"] = {
+            "build_over_floor": fb["median_wall_s"] / fl["median_query_s"],
+            "build_minus_startup_over_floor": (fb["median_wall_s"] - st["median_wall_s"]) / fl["median_query_s"],
+            "build_cpu_over_floor_cpu": fb["median_cpu_s"] / fl["median_cpu_s"]}
 
-    if a.incremental:
+        log("floor == pipeline (final date, overall slice)")
+        report["equality"] = floor_mod.compare(fl["rows"], pipeline_arm_rows(database, as_of))
+        log(f"  equal: {report['equality']['equal']} (max rel diff {report['equality']['max_rel_diff']:.1e})")
+
+        if not a.skip_python_bench:
+            log("python step benchmark")
+            report["python_step"] = python_step_bench(log)
+
+        if not a.skip_peers:
+            log("peers")
+            from . import peers
+            report["peers"] = peers.run(work, database, str(raw / "exposures" / "*.parquet"),
+                                        str(raw / "metric_events" / "*.parquet"), registry, as_of.isoformat(),
+                                        a.threads, a.memory_limit,
+                                        cluster_experiments=units <= a.cluster_experiments_max_units)
+            for peer in ("tea_tasting", "cluster_experiments"):
+                p = report["peers"][peer]
+                log(f"  {peer}: {p.get('status')} {p.get('seconds', 0):.2f} s {json.dumps(p.get('summary', {}))}")
+
+    if a.incremental and not a.chain_only:
         days = [int(d) for d in a.daily_days.split(",") if d.strip()]
         lates = tuple(int(v) for v in a.late_arrival_days.split(",") if v.strip())
         report["incremental"] = incremental(data_dir, project, work, a.days, days, a.threads, a.memory_limit, log,
@@ -466,6 +545,10 @@ def main(argv=None) -> int:
                                             last_full=(database, {
                                                 **last_build, "wall_s": fb["median_wall_s"],
                                                 "cpu_s": fb["median_cpu_s"], "maxrss_bytes": fb["peak_rss_bytes"]}))
+
+    if a.daily_chain:
+        report["daily_chain"] = daily_chain(data_dir, project, work, a.days, a.daily_chain, a.threads,
+                                            a.memory_limit, log)
 
     report["total_s"] = time.perf_counter() - started
     summary = markdown(report)
@@ -482,7 +565,9 @@ def main(argv=None) -> int:
     failed_days = [r["day"] for r in report.get("incremental", []) if r.get("status") == "failed"
                    or not r.get("equal_to_full_refresh")
                    or not all(o["equal_to_full_refresh"] for o in r.get("other_late_arrival_windows", []))]
-    return 0 if report["equality"]["equal"] and not failed_days else 1
+    chain_equal = report.get("daily_chain", {}).get("equal_to_full_refresh", True)
+    floor_equal = report.get("equality", {}).get("equal", True)
+    return 0 if floor_equal and chain_equal and not failed_days else 1
 
 
 if __name__ == "__main__":

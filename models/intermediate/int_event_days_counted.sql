@@ -14,7 +14,8 @@
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='fail',
-    pre_hook="{{ delete_rows_from_recompute_date('activity_date') }}"
+    pre_hook="{{ delete_rows_from_recompute_date('activity_date') }}",
+    post_hook="{{ record_incremental_watermark() }}"
 ) }}
 -- depends_on: {{ ref('int_incremental_window') }}
 {%- set incremental = is_incremental() %}

@@ -1,5 +1,7 @@
 -- Grain: one row. The recompute date R of this run's incremental models (macros/incremental.sql):
---   * the smallest as-of date the six day-dated incremental models were last built with, + 1 day
+--   * the smallest as-of date the six day-dated incremental models were last built with (their
+--     latest row in incremental_watermarks, written by each model's post-hook; for a model built
+--     before that table existed, the largest built_as_of of its rows), + 1 day
 --     - var('late_arrival_days'), never after this run's as-of date + 1 - var('late_arrival_days')
 --     (an as-of date moved back recomputes from there);
 --   * and never after the first day whose raw rows differ from what the last complete run
@@ -12,14 +14,25 @@
 {%- if not (late_days | string | trim).isdigit() %}
     {{ exceptions.raise_compiler_error("var late_arrival_days must be a whole number >= 0, got: " ~ late_days) }}
 {%- endif %}
+{{ config(pre_hook="{{ create_incremental_watermarks() }}") }}
 {%- set watermarks = [] %}
 {%- set processed = none %}
 {%- if execute %}
+    {%- set recorded_relation = adapter.get_relation(database=this.database, schema=this.schema, identifier='incremental_watermarks') %}
+    {%- set recorded_models = [] %}
+    {%- if recorded_relation is not none %}
+        {%- set recorded_models = run_query('select distinct model_name from ' ~ recorded_relation).columns[0].values() | list %}
+    {%- endif %}
     {%- for model_name in ['int_unit_event_days', 'int_unit_metric_deltas', 'int_arm_metric_deltas', 'int_metric_events_rejected', 'int_event_days_counted', 'int_exposure_rows_counted'] %}
         {%- set relation = adapter.get_relation(database=this.database, schema=this.schema, identifier=model_name) %}
         {%- set has_watermark = relation is not none
             and (adapter.get_columns_in_relation(relation) | selectattr('name', 'equalto', 'built_as_of') | list | length) > 0 %}
-        {%- if has_watermark %}
+        {%- if has_watermark and model_name in recorded_models %}
+            {#- the latest build's as-of date, also when that build appended no row -#}
+            {%- do watermarks.append(
+                "select latest.built_as_of from (select recorded.built_as_of, row_number() over (order by recorded.loaded_at desc) as recency from "
+                ~ recorded_relation ~ " as recorded where recorded.model_name = '" ~ model_name ~ "') as latest where latest.recency = 1") %}
+        {%- elif has_watermark %}
             {%- do watermarks.append('select max(previous_rows.built_as_of) as built_as_of from ' ~ relation ~ ' as previous_rows') %}
         {%- else %}
             {%- do watermarks.append('select cast(null as date) as built_as_of') %}

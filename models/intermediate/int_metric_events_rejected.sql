@@ -8,7 +8,8 @@
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='fail',
-    pre_hook="{{ delete_rows_counted_from_recompute_date('event_date') }}"
+    pre_hook="{{ delete_rows_counted_from_recompute_date('event_date') }}",
+    post_hook="{{ record_incremental_watermark() }}"
 ) }}
 -- depends_on: {{ ref('int_incremental_window') }}
 -- depends_on: {{ ref('int_registry_problems') }} (nothing is built from a run whose registry is invalid)

@@ -20,7 +20,8 @@
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='fail',
-    pre_hook=["{{ delete_rows_from_recompute_date('activity_date') }}", "{{ reverse_rebuilt_unit_event_days() }}"]
+    pre_hook=["{{ delete_rows_from_recompute_date('activity_date') }}", "{{ reverse_rebuilt_unit_event_days() }}"],
+    post_hook="{{ record_incremental_watermark() }}"
 ) }}
 
 -- depends_on: {{ ref('int_incremental_window') }}

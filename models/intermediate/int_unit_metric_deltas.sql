@@ -28,7 +28,8 @@
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='fail',
-    pre_hook="{% if is_incremental() %}delete from {{ this }} where activity_date >= {{ recompute_from_date() }}{% endif %}"
+    pre_hook="{% if is_incremental() %}delete from {{ this }} where activity_date >= {{ recompute_from_date() }}{% endif %}",
+    post_hook="{{ record_incremental_watermark() }}"
 ) }}
 -- depends_on: {{ ref('int_incremental_window') }}
 -- depends_on: {{ ref('int_exposures_validated') }}

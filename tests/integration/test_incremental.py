@@ -148,6 +148,35 @@ def test_rerun_with_unchanged_data_recomputes_nothing(incremental_and_full):
     assert str(processed.b[0])[:10] == "2026-10-31"
 
 
+def test_runs_that_append_no_row_still_advance_the_recompute_date(incremental_and_full, tmp_path):
+    """Daily runs over days without new raw rows: the models append nothing (no event, no rejected
+    row), yet each records the as-of date it was built with (incremental_watermarks), so the next
+    run recomputes from the day after it, not from the last day that had rows. Before, the
+    watermark was the largest built_as_of of a model's rows: a clean day (no rejected event) held
+    R back, and every later run recomputed from there. The result equals a full refresh."""
+    incremental, *_ = incremental_and_full
+    copy = ScratchProject(tmp_path / "quiet", database=tmp_path / "quiet.duckdb")
+    shutil.copy(incremental.database, copy.database)
+    # no undated and no future events (every run recounts those, which hid the problem in the demo
+    # data): a run after 2026-10-31 finds no rejected event to count
+    copy.sql("delete from raw.metric_events where event_at is null or event_at >= timestamp '2026-11-01'")
+    copy.dbt(["build"], {"as_of_date": "2026-11-01"})
+    rejected = copy.query_df("select count(*) as n from main.int_metric_events_rejected "
+                             "where built_as_of = date '2026-11-01'")
+    assert rejected.n[0] == 0
+    copy.dbt(["build"], {"as_of_date": "2026-11-02"})
+    window = copy.query_df("select * from main.int_incremental_window")
+    assert str(window.previous_as_of[0])[:10] == "2026-11-01" and str(window.recompute_from[0])[:10] == "2026-11-02"
+    assert window.recompute_reason[0] == "new_days"
+    recorded = copy.query_df("select model_name, max(built_as_of) as built_as_of from main.incremental_watermarks "
+                             "group by model_name order by model_name")
+    assert len(recorded) == 6 and set(recorded.built_as_of.astype(str).str[:10]) == {"2026-11-02"}
+    refreshed = ScratchProject(tmp_path / "refreshed", database=tmp_path / "refreshed.duckdb")
+    shutil.copy(copy.database, refreshed.database)
+    refreshed.dbt(["build", "--full-refresh"], {"as_of_date": "2026-11-02"})
+    _assert_same(_tables(copy.database), _tables(refreshed.database))
+
+
 def test_checksum_detects_a_row_rewritten_in_place(incremental_and_full, tmp_path):
     """raw_change_detection = 'checksum': an event's value corrected in place (same row count) is
     found and the result equals a full refresh; the default row count does not see it."""
