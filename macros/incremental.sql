@@ -164,7 +164,8 @@
         cast(-sum(previous.sign) as integer) as sign,
         {{ run_loaded_at() }} as loaded_at
     from {{ this }} as previous
-    where {{ is_rebuilt_unit('previous') }}
+    where previous.activity_date >= {{ excluded_units_first_date() }}
+        and {{ is_rebuilt_unit('previous') }}
     group by
         {%- for column in kept_columns %}
         previous.{{ column }}{{ "," if not loop.last }}
@@ -185,6 +186,25 @@
         where excluded.experiment_id = {{ alias }}.experiment_id
             and excluded.unit_id = {{ alias }}.unit_id
     )
+{%- endmacro %}
+
+{#- A date literal: no stored row of the units in int_exposure_units_excluded is dated before it.
+    A unit's rows (pre-period rows on its exposure date, the others on their event dates) are
+    dated on or after the first exposure they were built with, and the stored first exposure
+    (previous_exposure_date) can only have moved earlier since (exposure rows are only added; a
+    removed one rebuilds in full). R when no unit is excluded (the probes then read nothing),
+    1900-01-01 when a unit has no previous state. A literal, so the scans skip older row groups. -#}
+{% macro excluded_units_first_date() -%}
+    {%- if not execute -%}{{ return("cast('1900-01-01' as date)") }}{%- endif -%}
+    {%- set result = run_query(
+        'select case when count(*) = 0 then ' ~ recompute_from_date()
+        ~ " when count(excluded.previous_exposure_date) < count(*) then cast('1900-01-01' as date)"
+        ~ ' else min(excluded.previous_exposure_date) end from ' ~ ref('int_exposure_units_excluded') ~ ' as excluded') -%}
+    {%- set value = result.columns[0].values()[0] | string -%}
+    {%- if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', value) -%}
+        {{ exceptions.raise_compiler_error('excluded_units_first_date is not a date: ' ~ value) }}
+    {%- endif -%}
+    {{ return("cast('" ~ value ~ "' as date)") }}
 {%- endmacro %}
 
 {#- True when int_unit_event_days holds sign -1 copies (left by incremental runs; a full build has

@@ -11,14 +11,18 @@
 -- its exposure date, and most changed units are new (at L, day 30: 146k of 687k). Such a unit
 -- keeps its first exposure, so it is analysed now unless int_exposure_units_classified excludes
 -- it. A table, computed once for the three models that probe their stored rows with it (a few
--- hundred units: the probes build their hash tables on this side).
+-- hundred units: the probes build their hash tables on this side). The probes also skip the rows
+-- dated before the earliest stored first exposure of these units (excluded_units_first_date):
+-- exclusions mostly come within days of the first exposure, and the tables a daily schedule
+-- appends to are ordered by date, so the probes read the last days' row groups, not the history.
 -- depends_on: {{ ref('int_incremental_window') }}
 
 with seen_before as (
     -- with no previous state to tell (has_previous_state null), every changed unit
     select
         changed_units.experiment_id,
-        changed_units.unit_id
+        changed_units.unit_id,
+        cast(changed_units.previous_first_exposed_at as date) as previous_exposure_date
     from {{ ref('int_exposure_units_changed') }} as changed_units
     where changed_units.has_previous_state is null
         or changed_units.previous_first_exposed_at < {{ recompute_from_timestamp() }}
@@ -34,7 +38,10 @@ excluded_now as (
 
 select
     seen_before.experiment_id,
-    seen_before.unit_id
+    seen_before.unit_id,
+    -- the stored first exposure date (null without a previous state): no stored row of the unit is
+    -- dated before it (excluded_units_first_date)
+    seen_before.previous_exposure_date
 from seen_before
 inner join excluded_now
     on seen_before.experiment_id = excluded_now.experiment_id

@@ -337,7 +337,10 @@ new_rows as (
 excluded_units as (
     -- units analysed before R that exposure rows on or after R exclude: a few, so the join below
     -- builds on them and only probes the stored rows
-    select * from {{ ref('int_exposure_units_excluded') }}
+    select
+        excluded.experiment_id,
+        excluded.unit_id
+    from {{ ref('int_exposure_units_excluded') }} as excluded
 ),
 
 reversals as (
@@ -364,6 +367,7 @@ reversals as (
         on previous.experiment_id = excluded_units.experiment_id
         and previous.unit_id = excluded_units.unit_id
     where previous.activity_date < {{ recompute_from }}
+        and previous.activity_date >= {{ excluded_units_first_date() }}
     group by
         previous.experiment_id,
         previous.metric_id,

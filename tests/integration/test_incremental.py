@@ -109,6 +109,10 @@ def test_incremental_runs_equal_full_refresh(incremental_and_full):
     # only units analysed before R and excluded now are listed (not the new unit, no kept unit)
     listed = set(zip(excluded.experiment_id, excluded.unit_id))
     assert ("chatbot_delivery_estimate", switcher) in listed
+    # with its stored first exposure date, which bounds the dates the probes read (its rows start
+    # there: the reversals below cover them all, or the tables would differ from a full refresh)
+    switcher_row = excluded[excluded.unit_id == switcher]
+    assert str(switcher_row.previous_exposure_date.iloc[0])[:10] == "2026-10-02"
     assert not any(unit_id in set(kept.unit_id) or unit_id == "late_new_unit" for _, unit_id in listed)
     reversals = incremental.query_df(
         "select count(*) as n from main.int_unit_metric_deltas where sign < 0 "
