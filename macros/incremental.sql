@@ -12,13 +12,19 @@
     (a literal, not a subquery, so the engine can prune files and row groups by date). Models that
     use it declare `-- depends_on: {{ ref('int_incremental_window') }}`. -#}
 {% macro recompute_from_date() -%}
+    {{ return(date_literal_from_query('recompute_from', 'from ' ~ ref('int_incremental_window'), 'int_incremental_window.recompute_from')) }}
+{%- endmacro %}
+
+{#- The date one query computes (select `expression` `from_clause`, one row), as a date literal;
+    1900-01-01 at parse time. -#}
+{% macro date_literal_from_query(expression, from_clause, description) -%}
     {%- if not execute -%}
         {{ return("cast('1900-01-01' as date)") }}
     {%- endif -%}
-    {%- set result = run_query('select cast(recompute_from as ' ~ dbt.type_string() ~ ') from ' ~ ref('int_incremental_window')) -%}
+    {%- set result = run_query('select cast(' ~ expression ~ ' as ' ~ dbt.type_string() ~ ') ' ~ from_clause) -%}
     {%- set value = result.columns[0].values()[0] | string -%}
     {%- if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', value) -%}
-        {{ exceptions.raise_compiler_error('int_incremental_window.recompute_from is not a date: ' ~ value) }}
+        {{ exceptions.raise_compiler_error(description ~ ' is not a date: ' ~ value) }}
     {%- endif -%}
     {{ return("cast('" ~ value ~ "' as date)") }}
 {%- endmacro %}
@@ -195,16 +201,12 @@
     removed one rebuilds in full). R when no unit is excluded (the probes then read nothing),
     1900-01-01 when a unit has no previous state. A literal, so the scans skip older row groups. -#}
 {% macro excluded_units_first_date() -%}
-    {%- if not execute -%}{{ return("cast('1900-01-01' as date)") }}{%- endif -%}
-    {%- set result = run_query(
-        'select case when count(*) = 0 then ' ~ recompute_from_date()
+    {{ return(date_literal_from_query(
+        'case when count(*) = 0 then ' ~ recompute_from_date()
         ~ " when count(excluded.previous_exposure_date) < count(*) then cast('1900-01-01' as date)"
-        ~ ' else min(excluded.previous_exposure_date) end from ' ~ ref('int_exposure_units_excluded') ~ ' as excluded') -%}
-    {%- set value = result.columns[0].values()[0] | string -%}
-    {%- if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', value) -%}
-        {{ exceptions.raise_compiler_error('excluded_units_first_date is not a date: ' ~ value) }}
-    {%- endif -%}
-    {{ return("cast('" ~ value ~ "' as date)") }}
+        ~ ' else min(excluded.previous_exposure_date) end',
+        'from ' ~ ref('int_exposure_units_excluded') ~ ' as excluded',
+        'the first date of the excluded units')) }}
 {%- endmacro %}
 
 {#- True when int_unit_event_days holds sign -1 copies (left by incremental runs; a full build has
