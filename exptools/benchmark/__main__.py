@@ -7,7 +7,9 @@ Steps (each result lands in the JSON written to --out, a Markdown summary is pri
 
 1. generate (cached by size, seed and days under --data-dir; see generate.py);
 2. a scratch copy of the dbt project with the benchmark registry (project.py);
-3. the floor query (floor.py), --repeats times, each in a fresh process;
+3. the floor query (floor.py), --repeats times, each in a fresh process, with the pipeline's
+   DuckDB threads, memory_limit and disabled_optimizers (--disabled-optimizers, default the
+   profile's build_side_probe_side: the floor's plan gains from it too);
 4. dbt's fixed start-up: ``dbt build`` selecting nothing (loads dbt, parses the project, connects);
 5. the full ``dbt build --full-refresh``, --repeats times, each on a fresh DuckDB file and target
    directory: wall and CPU time, peak RSS, per-node timings from run_results.json;
@@ -118,7 +120,7 @@ def _node_groups(node_timings: list[dict]) -> dict:
 
 
 def run_floor(raw_dir: Path, registry: Path, as_of: dt.date, work: Path, repeats: int, threads: int,
-              memory_limit: str, log) -> dict:
+              memory_limit: str, log, disabled_optimizers: str = "") -> dict:
     runs, rows = [], None
     for i in range(repeats):
         out = work / f"floor_{i}.json"
@@ -127,6 +129,7 @@ def run_floor(raw_dir: Path, registry: Path, as_of: dt.date, work: Path, repeats
                           "--events", str(raw_dir / "metric_events" / "*.parquet"),
                           "--registry", str(registry), "--as-of", as_of.isoformat(),
                           "--threads", str(threads), "--memory-limit", memory_limit,
+                          "--disabled-optimizers", disabled_optimizers,
                           "--json-out", str(out)], cwd=ROOT)
         if r["returncode"] != 0:
             raise RuntimeError("floor failed:\n" + r["output_tail"])
@@ -453,9 +456,14 @@ def main(argv=None) -> int:
     ap.add_argument("--revision", help="take the dbt project from this git revision (default: working tree)")
     ap.add_argument("--threads", type=int, default=int(os.environ.get("EXP_DUCKDB_THREADS", os.cpu_count() or 2)))
     ap.add_argument("--memory-limit", default=os.environ.get("EXP_DUCKDB_MEMORY_LIMIT", "6GB"))
+    ap.add_argument("--disabled-optimizers",
+                    default=os.environ.get("EXP_DUCKDB_DISABLED_OPTIMIZERS", "build_side_probe_side"),
+                    help="DuckDB disabled_optimizers for the pipeline (profiles.yml) and the floor alike")
     ap.add_argument("--cluster-experiments-max-units", type=int, default=1_000_000,
                     help="run cluster-experiments (pandas rows) only up to this many units (M)")
     a = ap.parse_args(argv)
+    # the dbt profile reads it (dbt_env copies the environment); the floor gets the same value
+    os.environ["EXP_DUCKDB_DISABLED_OPTIMIZERS"] = a.disabled_optimizers
 
     started = time.perf_counter()
     log = lambda msg: print(f"[{time.perf_counter() - started:7.1f}s] {msg}", flush=True)  # noqa: E731
@@ -469,6 +477,7 @@ def main(argv=None) -> int:
     report: dict = {"started_at": dt.datetime.now().isoformat(timespec="seconds"), "machine": machine_info(),
                     "size": {"name": name, "units": units, "events": events, "days": a.days, "seed": a.seed},
                     "settings": {"threads": a.threads, "memory_limit": a.memory_limit, "repeats": a.repeats,
+                                 "disabled_optimizers": a.disabled_optimizers,
                                  "revision": a.revision or "working tree", **project_revision()}}
     log(f"data: {data_dir}")
     report["data"] = ensure(data_dir, units, events, a.days, a.seed)
@@ -482,7 +491,8 @@ def main(argv=None) -> int:
 
     if not a.chain_only:
         log("floor")
-        fl = run_floor(raw, registry, as_of, work, a.floor_repeats or max(a.repeats, 3), a.threads, a.memory_limit, log)
+        fl = run_floor(raw, registry, as_of, work, a.floor_repeats or max(a.repeats, 3), a.threads, a.memory_limit, log,
+                       a.disabled_optimizers)
         report["floor"] = {k: v for k, v in fl.items() if k != "rows"}
 
         log("dbt start-up (build selecting nothing)")

@@ -253,13 +253,14 @@ def compare(floor_rows: list[dict], pipeline_rows: list[dict], rtol: float = 1e-
 
 
 def run_floor(exposures: str, events: str, registry: Path, as_of: str, threads: int = 2,
-              memory_limit: str = "6GB") -> tuple[list[dict], float]:
+              memory_limit: str = "6GB", disabled_optimizers: str = "") -> tuple[list[dict], float]:
     """Run the floor in a fresh in-memory DuckDB; returns (rows, query seconds)."""
     import time
 
     import duckdb
     con = duckdb.connect(config={"threads": threads, "memory_limit": memory_limit,
-                                 "preserve_insertion_order": False})
+                                 "preserve_insertion_order": False,
+                                 "disabled_optimizers": disabled_optimizers})
     sql = floor_query(exposures, events, Path(registry), as_of)
     started = time.perf_counter()
     cursor = con.execute(sql)
@@ -279,12 +280,15 @@ def main(argv=None) -> None:
     ap.add_argument("--run", action="store_true", help="run it (else print the SQL)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--memory-limit", default="6GB")
+    ap.add_argument("--disabled-optimizers", default="",
+                    help="DuckDB's disabled_optimizers (default: none, DuckDB's own plan)")
     ap.add_argument("--json-out", help="write {rows, query_s} here")
     a = ap.parse_args(argv)
     if not a.run:
         print(floor_query(a.exposures, a.events, Path(a.registry), a.as_of))
         return
-    rows, seconds = run_floor(a.exposures, a.events, Path(a.registry), a.as_of, a.threads, a.memory_limit)
+    rows, seconds = run_floor(a.exposures, a.events, Path(a.registry), a.as_of, a.threads, a.memory_limit,
+                              a.disabled_optimizers)
     if a.json_out:
         import json
         Path(a.json_out).write_text(json.dumps({"rows": rows, "query_s": seconds}, default=str))
