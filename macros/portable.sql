@@ -183,3 +183,25 @@
 {% macro microseconds_per_day() -%}
     cast(86400000000 as bigint)
 {%- endmacro %}
+
+
+{#- The smallest of a group's records in lexicographic order (the first field, then the next on a
+    tie, ...), as an aggregate: `fields` is a list of [name, expression] pairs; read a field of the
+    result with `<alias>.<column>.<name>`. NULL fields sort as in the engine's default ascending
+    ORDER BY (DuckDB: last; Spark: first), so it picks the row a `row_number()` over the same
+    order would, without the window's sort (int_exposure_units_classified at L: 33.9 s -> 22.1 s). -#}
+{% macro min_record(fields) -%}
+    {{ return(adapter.dispatch('min_record', 'warehouse_experiments')(fields)) }}
+{%- endmacro %}
+
+{% macro default__min_record(fields) -%}
+    {{ exceptions.raise_compiler_error('min_record: no ordered struct minimum for adapter ' ~ adapter.type() ~ '; add a ' ~ adapter.type() ~ '__min_record macro') }}
+{%- endmacro %}
+
+{% macro duckdb__min_record(fields) -%}
+    min(struct_pack({% for name, expression in fields %}{{ name }} := {{ expression }}{{ ', ' if not loop.last }}{% endfor %}))
+{%- endmacro %}
+
+{% macro spark__min_record(fields) -%}
+    min(named_struct({% for name, expression in fields %}'{{ name }}', {{ expression }}{{ ', ' if not loop.last }}{% endfor %}))
+{%- endmacro %}

@@ -49,47 +49,30 @@ unit_summary as (
         max(valid_rows.variant_id) as max_variant_id,
         max(case when valid_rows.is_internal then 1 else 0 end) = 1 as has_internal_row,
         max(case when valid_rows.is_bot then 1 else 0 end) = 1 as has_bot_row,
-        min(valid_rows.exposed_at) as first_exposed_at,
+        -- the unit's row at its first exposure instant; exact ties are broken by the dimensions
+        -- and the variant (one aggregate: at L a join back to the rows and a row_number() window
+        -- over them took 34 s, this 22 s)
+        {{ min_record([
+            ['exposed_at', 'valid_rows.exposed_at'],
+            ['platform', 'valid_rows.platform'],
+            ['country', 'valid_rows.country'],
+            ['city', 'valid_rows.city'],
+            ['variant_id', 'valid_rows.variant_id']]) }} as first_row,
         max(valid_rows.exposed_at) as last_exposed_at
     from valid_rows
     group by valid_rows.experiment_id, valid_rows.unit_id
-),
-
-first_rows as (
-    -- the unit's rows at its first exposure instant (one, except for exact ties, broken by the
-    -- dimensions and the variant); ranking only these keeps the sort small
-    select
-        valid_rows.experiment_id,
-        valid_rows.unit_id,
-        valid_rows.variant_id,
-        valid_rows.platform,
-        valid_rows.country,
-        valid_rows.city,
-        row_number() over (
-            partition by valid_rows.experiment_id, valid_rows.unit_id
-            order by
-                valid_rows.platform,
-                valid_rows.country,
-                valid_rows.city,
-                valid_rows.variant_id
-        ) as exposure_rank
-    from valid_rows
-    inner join unit_summary
-        on valid_rows.experiment_id = unit_summary.experiment_id
-        and valid_rows.unit_id = unit_summary.unit_id
-        and valid_rows.exposed_at = unit_summary.first_exposed_at
 ),
 
 classified_rows as (
     select
         unit_summary.experiment_id,
         unit_summary.unit_id,
-        first_rows.variant_id,
-        unit_summary.first_exposed_at,
+        unit_summary.first_row.variant_id as variant_id,
+        unit_summary.first_row.exposed_at as first_exposed_at,
         unit_summary.last_exposed_at,
-        first_rows.platform,
-        first_rows.country,
-        first_rows.city,
+        unit_summary.first_row.platform as platform,
+        unit_summary.first_row.country as country,
+        unit_summary.first_row.city as city,
         unit_summary.n_exposure_rows,
         unit_summary.min_variant_id,
         unit_summary.max_variant_id,
@@ -99,10 +82,6 @@ classified_rows as (
             when unit_summary.min_variant_id <> unit_summary.max_variant_id then 'multiple_variants'
         end as exclusion_reason
     from unit_summary
-    inner join first_rows
-        on unit_summary.experiment_id = first_rows.experiment_id
-        and unit_summary.unit_id = first_rows.unit_id
-        and first_rows.exposure_rank = 1
 )
 {%- if merge_stored %},
 
