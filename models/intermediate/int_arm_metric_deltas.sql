@@ -21,31 +21,44 @@ with deltas as (
     select unit_deltas.*
     from {{ ref('int_unit_metric_deltas') }} as unit_deltas
     where {{ recomputed_or_newly_reversed('unit_deltas', recompute_from) }}
+),
+
+slice_sums as (
+    -- summed on the 64-bit slice key, then mapped back to the strings (a few thousand rows)
+    select
+        deltas.experiment_id,
+        deltas.metric_id,
+        deltas.arm_slice_key,
+        deltas.activity_date,
+        {%- for column in arm_moment_columns() if column != 'n_units' %}
+        {%- if column.startswith('n_') %}
+        cast(sum({{ unit_delta_moment(column, 'deltas') }}) as bigint) as {{ column }}{{ ',' if not loop.last }}
+        {%- else %}
+        {{ to_exact('sum(' ~ unit_delta_moment(column, 'deltas') ~ ')') }} as {{ column }}{{ ',' if not loop.last }}
+        {%- endif %}
+        {%- endfor %}
+    from deltas
+    group by
+        deltas.experiment_id,
+        deltas.metric_id,
+        deltas.arm_slice_key,
+        deltas.activity_date
 )
 
 select
-    deltas.experiment_id,
-    deltas.metric_id,
-    deltas.variant_id,
-    deltas.platform,
-    deltas.country,
-    deltas.city,
-    deltas.activity_date,
+    slice_sums.experiment_id,
+    slice_sums.metric_id,
+    -- a key missing from int_arm_slices_keyed leaves these null (not_null tests), not a lost row
+    slices.variant_id,
+    slices.platform,
+    slices.country,
+    slices.city,
+    slice_sums.activity_date,
     {%- for column in arm_moment_columns() if column != 'n_units' %}
-    {%- if column.startswith('n_') %}
-    cast(sum({{ unit_delta_moment(column, 'deltas') }}) as bigint) as {{ column }},
-    {%- else %}
-    {{ to_exact('sum(' ~ unit_delta_moment(column, 'deltas') ~ ')') }} as {{ column }},
-    {%- endif %}
+    slice_sums.{{ column }},
     {%- endfor %}
     {{ built_as_of_column() }},
     {{ run_loaded_at() }} as loaded_at
-from deltas
-group by
-    deltas.experiment_id,
-    deltas.metric_id,
-    deltas.variant_id,
-    deltas.platform,
-    deltas.country,
-    deltas.city,
-    deltas.activity_date
+from slice_sums
+left join {{ ref('int_arm_slices_keyed') }} as slices
+    on slice_sums.arm_slice_key = slices.arm_slice_key

@@ -6,7 +6,9 @@
 --                          exposure date, raw changes and values are 0 (no change).
 --   sign -1:               an exclusion reversal (see below); +1 otherwise.
 -- Every row carries the unit's pre-period values (pre_num_value, pre_den_value; 0 without a
--- pre-period) and its variant and slice columns.
+-- pre-period) and its arm slice as one 64-bit key (arm_slice_key: experiment, variant, platform,
+-- country, city; int_arm_slices_keyed maps it back to the strings), which is cheaper to write than
+-- the four strings.
 --
 -- Why deltas: the arm statistics at analysis date D are sums over units of functions of each
 -- unit's cumulative value at D (sum y, sum y^2, sum x*y, ...). Each such sum telescopes into the
@@ -74,7 +76,10 @@ units as (
         {%- if hashed %}
         {{ unit_hash('recomputed') }} as unit_key,
         {%- endif %}
-        recomputed.*
+        recomputed.experiment_id,
+        recomputed.unit_id,
+        {{ arm_slice_hash('recomputed') }} as arm_slice_key,
+        recomputed.exposure_date
     from {{ ref('int_exposure_units_recomputed') }} as recomputed
     {%- else %}
     select
@@ -83,10 +88,7 @@ units as (
         {%- endif %}
         analysed.experiment_id,
         analysed.unit_id,
-        analysed.variant_id,
-        analysed.platform,
-        analysed.country,
-        analysed.city,
+        {{ arm_slice_hash('analysed') }} as arm_slice_key,
         analysed.exposure_date
     from {{ ref('fct_exposures') }} as analysed
     {%- endif %}
@@ -311,10 +313,7 @@ new_rows as (
         units.experiment_id,
         definitions.metric_id,
         units.unit_id,
-        units.variant_id,
-        units.platform,
-        units.country,
-        units.city,
+        units.arm_slice_key,
         coalesce(changed_rows.activity_date, units.exposure_date) as activity_date,
         cast(1 as integer) as sign,
         cast(changed_rows.is_pre_period_entry as integer) as is_pre_period_entry,
@@ -350,10 +349,7 @@ reversals as (
         previous.experiment_id,
         previous.metric_id,
         previous.unit_id,
-        previous.variant_id,
-        previous.platform,
-        previous.country,
-        previous.city,
+        previous.arm_slice_key,
         previous.activity_date,
         cast(-sum(previous.sign) as integer) as sign,
         previous.is_pre_period_entry,
@@ -372,10 +368,7 @@ reversals as (
         previous.experiment_id,
         previous.metric_id,
         previous.unit_id,
-        previous.variant_id,
-        previous.platform,
-        previous.country,
-        previous.city,
+        previous.arm_slice_key,
         previous.activity_date,
         previous.is_pre_period_entry,
         previous.num_raw,

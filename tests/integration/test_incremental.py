@@ -284,7 +284,7 @@ def test_string_unit_key_equals_hashed_unit_key(incremental_and_full, tmp_path):
     shutil.copy(full.database, copy.database)
     copy.dbt(["run", "-s", "int_unit_metric_deltas", "--full-refresh"], strings)
     compiled = next((copy.base / "target").rglob("int_unit_metric_deltas.sql")).read_text()
-    assert "hash(" not in compiled and "partition by daily_changes.experiment_id, daily_changes.unit_id" in compiled
+    assert "unit_key" not in compiled and "partition by daily_changes.experiment_id, daily_changes.unit_id" in compiled
     pd.testing.assert_frame_equal(_unit_deltas(copy.database), _unit_deltas(full.database), check_exact=True)
 
     copy.sql("delete from raw.metric_events where cast(event_at as date) = date '2026-10-09' and unit_id = "
@@ -372,6 +372,44 @@ def test_models_rebuilt_over_reversed_event_days_equal_full_refresh(incremental_
              {"as_of_date": "2026-10-31"})
     _assert_same(_tables(copy.database), _tables(full.database))
     assert copy.query_df("select count(*) as n from main.int_unit_metric_deltas where sign < 0").n[0] == 0
+
+
+def test_reversed_unit_alone_in_its_slice_keeps_its_slice_key(incremental_and_full, tmp_path):
+    """int_unit_metric_deltas stores a unit's slice as a 64-bit key that int_arm_slices_keyed maps
+    back to the strings. A unit alone in its slice (city 'Atlantis'), analysed and then excluded
+    by a late exposure row in the other arm, is cancelled by sign -1 copies carrying its old key,
+    while its slice is gone from fct_exposures: the key must still map to its strings (else the
+    arm sums would lose the variant, which the not_null test turns into a failed build), and
+    every mart equals a full refresh over the same raw rows."""
+    incremental, *_ = incremental_and_full
+    copy = ScratchProject(tmp_path / "solo", database=tmp_path / "solo.duckdb")
+    shutil.copy(incremental.database, copy.database)
+    as_of = {"as_of_date": "2026-10-31"}
+    copy.sql("insert into raw.exposures values ('chatbot_delivery_estimate', 'solo_unit', 'control', "
+             "timestamp '2026-10-24 09:00:00', 'web', 'DE', 'Atlantis', false, false)")
+    copy.sql("insert into raw.metric_events values ('solo_unit', 'order_completed', timestamp '2026-10-25 10:00:00', null)")
+    copy.dbt(["build"], as_of)
+    slice_rows = ("select sign, count(*) as n from main.int_unit_metric_deltas as deltas "
+                  "inner join main.int_arm_slices_keyed as slices on deltas.arm_slice_key = slices.arm_slice_key "
+                  "where slices.city = 'Atlantis' group by sign order by sign")
+    analysed = copy.query_df(slice_rows)
+    assert list(analysed.sign) == [1] and analysed.n[0] >= 1
+
+    copy.sql("insert into raw.exposures values ('chatbot_delivery_estimate', 'solo_unit', 'treatment', "
+             "timestamp '2026-10-27 09:00:00', 'web', 'DE', 'Atlantis', false, false)")
+    copy.dbt(["build"], as_of)
+    assert copy.query_df("select count(*) as n from main.fct_exposures where city = 'Atlantis'").n[0] == 0
+    reversed_rows = copy.query_df(slice_rows)
+    assert list(reversed_rows.sign) == [-1, 1] and list(reversed_rows.n) == [analysed.n[0]] * 2
+    atlantis = copy.query_df("select count(*) as n, sum(sum_num) as sum_num from main.int_arm_metric_deltas "
+                             "where city = 'Atlantis'")
+    assert atlantis.n[0] >= 1 and atlantis.sum_num[0] == 0
+    assert copy.query_df("select count(*) as n from main.int_arm_metric_deltas where variant_id is null").n[0] == 0
+
+    refreshed = ScratchProject(tmp_path / "solo_full", database=tmp_path / "solo_full.duckdb")
+    shutil.copy(copy.database, refreshed.database)
+    refreshed.dbt(["build", "--full-refresh"], as_of)
+    _assert_same(_tables(copy.database), _tables(refreshed.database))
 
 
 def test_decision_history_is_kept_once_per_date_and_survives_full_refresh(incremental_and_full):
