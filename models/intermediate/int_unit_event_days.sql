@@ -51,7 +51,15 @@ with units as (
 ),
 
 event_windows as (
-    select * from {{ ref('int_experiment_event_windows') }}
+    -- an integer key per (experiment, event, window, pre-period): the aggregation below groups on
+    -- it instead of the two strings and two integers (at L its 62.6M groups from 69.8M rows
+    -- spill; the model took 104.5 s with the four columns as keys and 89.9 s with the key)
+    select
+        windows.*,
+        row_number() over (
+            order by windows.experiment_id, windows.event_name, windows.attribution_window_days, windows.pre_period_days
+        ) as window_key
+    from {{ ref('int_experiment_event_windows') }} as windows
 ),
 
 unit_events as (
@@ -94,6 +102,7 @@ matched as (
         unit_events.experiment_id,
         unit_events.unit_id,
         unit_events.first_exposed_at,
+        event_windows.window_key,
         event_windows.event_name,
         event_windows.attribution_window_days,
         event_windows.pre_period_days,
@@ -138,32 +147,44 @@ kept as (
             or matched.first_exposed_at >= {{ recompute_from_timestamp() }}
         )
     {%- endif %}
+),
+
+window_sums as (
+    select
+        kept.window_key,
+        kept.unit_id,
+        kept.period,
+        case when kept.period = 'pre' then kept.exposure_date else kept.event_date end as activity_date,
+        count(case when kept.period <> 'pre' or kept.is_in_pre_period then 1 end) as event_count,
+        coalesce(
+            sum(case when kept.period <> 'pre' or kept.is_in_pre_period then {{ to_exact('kept.value') }} end),
+            {{ to_exact(0) }}
+        ) as value_sum,
+        count(case when kept.period <> 'pre' or kept.is_in_pre_period then kept.value end) as value_count,
+        count(case when kept.period = 'pre' and kept.is_near_exposure then 1 end) as near_exposure_count
+    from kept
+    group by
+        kept.window_key,
+        kept.unit_id,
+        kept.period,
+        case when kept.period = 'pre' then kept.exposure_date else kept.event_date end
 )
 
 select
-    kept.experiment_id,
-    kept.unit_id,
-    kept.event_name,
-    kept.attribution_window_days,
-    kept.pre_period_days,
-    kept.period,
-    case when kept.period = 'pre' then kept.exposure_date else kept.event_date end as activity_date,
-    count(case when kept.period <> 'pre' or kept.is_in_pre_period then 1 end) as event_count,
-    coalesce(
-        sum(case when kept.period <> 'pre' or kept.is_in_pre_period then {{ to_exact('kept.value') }} end),
-        {{ to_exact(0) }}
-    ) as value_sum,
-    count(case when kept.period <> 'pre' or kept.is_in_pre_period then kept.value end) as value_count,
-    count(case when kept.period = 'pre' and kept.is_near_exposure then 1 end) as near_exposure_count,
+    event_windows.experiment_id,
+    window_sums.unit_id,
+    event_windows.event_name,
+    event_windows.attribution_window_days,
+    event_windows.pre_period_days,
+    window_sums.period,
+    window_sums.activity_date,
+    window_sums.event_count,
+    window_sums.value_sum,
+    window_sums.value_count,
+    window_sums.near_exposure_count,
     {{ built_as_of_column() }},
     cast(1 as integer) as sign,
     {{ run_loaded_at() }} as loaded_at
-from kept
-group by
-    kept.experiment_id,
-    kept.unit_id,
-    kept.event_name,
-    kept.attribution_window_days,
-    kept.pre_period_days,
-    kept.period,
-    case when kept.period = 'pre' then kept.exposure_date else kept.event_date end
+from window_sums
+inner join event_windows
+    on window_sums.window_key = event_windows.window_key
