@@ -24,7 +24,7 @@ with deltas as (
 ),
 
 slice_sums as (
-    -- summed on the 64-bit slice key, then mapped back to the strings (a few thousand rows)
+    -- summed on the 64-bit slice key; the strings are joined to the summed rows, not to the unit rows
     select
         deltas.experiment_id,
         deltas.metric_id,
