@@ -13,6 +13,13 @@ Steps (each result lands in the JSON written to --out, a Markdown summary is pri
 4. dbt's fixed start-up: ``dbt build`` selecting nothing (loads dbt, parses the project, connects);
 5. the full ``dbt build --full-refresh``, --repeats times, each on a fresh DuckDB file and target
    directory: wall and CPU time, peak RSS, per-node timings from run_results.json;
+   5a. what the floor never writes: the per-unit tables that a daily run continues from
+   (STATE_TABLES), copied once each (``create table as select *``) on the built file with the
+   same settings: the cost of writing those rows;
+   5b. dbt's fixed cost per build: the same ``dbt build --full-refresh`` on a minimal data set
+   (--fixed-cost-units, --fixed-cost-events; same days, registry and settings), --repeats times.
+   Start-up, per-node and per-test overhead, the Python models' imports: what a build costs
+   whatever the data. Both are reported next to the ratio, not subtracted from it;
 6. the floor's arm moments equal fct_arm_statistics (final date, overall slice) to 1e-9;
 7. ``python -m analysis_py.bench`` (the Python step on 1.8M arm rows);
 8. peers (tea-tasting; cluster-experiments up to M) unless --skip-peers;
@@ -57,6 +64,9 @@ from .project import ROOT, make_project, measured_run, project_revision, run_dbt
 MART_TABLES = ["fct_exposures", "fct_quarantine", "fct_arm_statistics", "fct_srm_checks",
                "fct_experiment_results", "fct_decision_records", "fct_experiment_health",
                "fct_factorial_anova", "fct_bandit_allocations"]
+# the per-unit tables a daily run continues from; the floor computes the same statistics without
+# writing any per-unit row
+STATE_TABLES = ("int_unit_event_days", "int_unit_metric_deltas")
 GB = 1024 ** 3
 
 
@@ -143,6 +153,55 @@ def run_floor(raw_dir: Path, registry: Path, as_of: dt.date, work: Path, repeats
             "median_wall_s": _median([r["wall_s"] for r in runs]),
             "median_cpu_s": _median([r["cpu_s"] for r in runs]),
             "peak_rss_bytes": max(r["maxrss_bytes"] for r in runs)}
+
+
+def time_state_write(database: Path, threads: int, memory_limit: str,
+                     tables: tuple[str, ...] = STATE_TABLES) -> dict:
+    """Wall time of writing each table's rows again (``create table as select *`` plus a
+    checkpoint, then dropped), with the pipeline's DuckDB settings: what the full build spends
+    writing rows that the floor never writes. The copy also reads the table (a fraction of a
+    second at M)."""
+    tables_out = []
+    with duckdb.connect(str(database)) as con:
+        con.execute(f"set threads = {int(threads)}")
+        con.execute(f"set memory_limit = '{memory_limit}'")
+        con.execute("set preserve_insertion_order = false")
+        for table in tables:
+            copy = f"bench_state_write_{table}"
+            con.execute(f"drop table if exists {copy}")
+            started = time.perf_counter()
+            con.execute(f"create table {copy} as select * from {table}")
+            con.execute("checkpoint")
+            seconds = time.perf_counter() - started
+            rows = con.execute(f"select count(*) from {copy}").fetchone()[0]
+            con.execute(f"drop table {copy}")
+            con.execute("checkpoint")
+            tables_out.append({"table": table, "rows": rows, "seconds": seconds})
+    return {"tables": tables_out, "seconds": sum(t["seconds"] for t in tables_out),
+            "rows": sum(t["rows"] for t in tables_out)}
+
+
+def fixed_cost_builds(data_dir: Path, project: Path, work: Path, units: int, events: int, days: int, seed: int,
+                      repeats: int, threads: int, memory_limit: str, log) -> dict:
+    """The full build on a minimal data set (same days, registry and settings): what a build costs
+    whatever the data (dbt's start-up, per-node and per-test overhead, the Python models' imports)."""
+    tiny = data_dir / f"fixed_u{units}_e{events}_d{days}_s{seed}"
+    manifest = ensure(tiny, units, events, days, seed)
+    dbt_vars = _raw_vars(tiny, day_date(days - 1))
+    runs, node_runs = [], []
+    for i in range(repeats):
+        r = run_dbt(["build", "--full-refresh"], project, _fresh(work / "target_fixed"),
+                    _fresh(work / "fixed.duckdb"), dbt_vars, threads, memory_limit)
+        runs.append(_summ_run(r))
+        node_runs.append(r.get("node_timings", []))
+        log(f"  fixed-cost build run {i + 1}: {r['wall_s']:.1f} s wall, {r['cpu_s']:.1f} s CPU")
+    _fresh(work / "fixed.duckdb")
+    walls = [r["wall_s"] for r in runs]
+    median_run = sorted(range(len(walls)), key=lambda i: walls[i])[len(walls) // 2]
+    return {"units": units, "events": events, "rows": manifest["rows"], "runs": runs,
+            "median_wall_s": _median(walls), "median_cpu_s": _median([r["cpu_s"] for r in runs]),
+            "n_nodes": len(node_runs[median_run]),
+            "node_groups_median_run": _node_groups(node_runs[median_run])}
 
 
 def pipeline_arm_rows(database: Path, as_of: dt.date) -> list[dict]:
@@ -373,6 +432,20 @@ def _markdown_full_build(report: dict) -> list[str]:
     lines.append(f"| ratio to floor: (build - start-up) / floor | **{report['ratios']['build_minus_startup_over_floor']:.1f}x** "
                  f"(target <= 2.0x; whole build / floor {report['ratios']['build_over_floor']:.1f}x) |")
     lines.append(f"| ratio to floor, CPU | {report['ratios']['build_cpu_over_floor_cpu']:.1f}x |")
+    fx, sw = report.get("fixed_cost"), report.get("state_write")
+    if fx:
+        lines.append(f"| dbt fixed cost: the same build on {fx['rows']['metric_events']:,} events "
+                     f"(median of {len(fx['runs'])}, {fx['n_nodes']} nodes) | {fx['median_wall_s']:.1f} s wall "
+                     f"(start-up included; nodes: " + ", ".join(
+                         f"{k} {v:.1f} s" for k, v in sorted(fx["node_groups_median_run"].items())) + ") |")
+        lines.append(f"| (build - fixed-cost build) / floor | {report['ratios']['build_minus_fixed_cost_over_floor']:.1f}x |")
+    if sw:
+        lines.append("| writing the per-unit state again (" + ", ".join(
+            f"{t['table']} {t['rows']:,} rows {t['seconds']:.1f} s" for t in sw["tables"])
+            + f") | {sw['seconds']:.1f} s |")
+    if fx and sw:
+        lines.append(f"| (build - fixed-cost build - state write) / floor | "
+                     f"{report['ratios']['build_minus_fixed_cost_and_state_write_over_floor']:.1f}x |")
     lines.append(f"| floor == fct_arm_statistics (final date, overall) | {report['equality']['equal']} "
                  f"({report['equality']['rows_floor']} arm rows, max rel diff {report['equality']['max_rel_diff']:.1e}) |")
     g = fb["node_groups_median_run"]
@@ -452,6 +525,10 @@ def main(argv=None) -> int:
                     help="full build over days 1..FIRST-1, then one daily run per day up to --days (0: off)")
     ap.add_argument("--chain-only", action="store_true",
                     help="with --daily-chain: skip the floor, the start-up, the full builds and the peers")
+    ap.add_argument("--skip-fixed-cost", action="store_true",
+                    help="skip the build on a minimal data set and the copy of the per-unit state")
+    ap.add_argument("--fixed-cost-units", type=int, default=1_000)
+    ap.add_argument("--fixed-cost-events", type=int, default=20_000)
     ap.add_argument("--keep-database", action="store_true", help="keep the last full build's DuckDB file")
     ap.add_argument("--revision", help="take the dbt project from this git revision (default: working tree)")
     ap.add_argument("--threads", type=int, default=int(os.environ.get("EXP_DUCKDB_THREADS", os.cpu_count() or 2)))
@@ -527,6 +604,20 @@ def main(argv=None) -> int:
             "build_over_floor": fb["median_wall_s"] / fl["median_query_s"],
             "build_minus_startup_over_floor": (fb["median_wall_s"] - st["median_wall_s"]) / fl["median_query_s"],
             "build_cpu_over_floor_cpu": fb["median_cpu_s"] / fl["median_cpu_s"]}
+
+        if not a.skip_fixed_cost:
+            log("writing the per-unit state again (" + ", ".join(STATE_TABLES) + ")")
+            report["state_write"] = time_state_write(database, a.threads, a.memory_limit)
+            log(f"  {report['state_write']['rows']:,} rows in {report['state_write']['seconds']:.1f} s")
+            log(f"dbt's fixed cost: the full build on {a.fixed_cost_units:,} units, {a.fixed_cost_events:,} events")
+            report["fixed_cost"] = fixed_cost_builds(a.data_dir, project, work, a.fixed_cost_units,
+                                                     a.fixed_cost_events, a.days, a.seed, a.repeats, a.threads,
+                                                     a.memory_limit, log)
+            fx, sw = report["fixed_cost"], report["state_write"]
+            report["ratios"]["build_minus_fixed_cost_over_floor"] = (
+                (fb["median_wall_s"] - fx["median_wall_s"]) / fl["median_query_s"])
+            report["ratios"]["build_minus_fixed_cost_and_state_write_over_floor"] = (
+                (fb["median_wall_s"] - fx["median_wall_s"] - sw["seconds"]) / fl["median_query_s"])
 
         log("floor == pipeline (final date, overall slice)")
         report["equality"] = floor_mod.compare(fl["rows"], pipeline_arm_rows(database, as_of))

@@ -118,3 +118,20 @@ def test_benchmark_run_records_timings(bench):
     assert run["wall_s"] > 0 and run["maxrss_bytes"] > 0
     nodes = {t["node"].split(".")[-1] for t in run["node_timings"]}
     assert {"fct_arm_statistics", "fct_experiment_results"} <= nodes
+
+
+def test_state_write_copies_every_state_row_and_leaves_no_copy(bench):
+    from exptools.benchmark.__main__ import STATE_TABLES, time_state_write
+
+    with duckdb.connect(str(bench["database"]), read_only=True) as con:
+        expected = {t: con.execute(f"select count(*) from {t}").fetchone()[0] for t in STATE_TABLES}
+        tables_before = {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}
+    result = time_state_write(bench["database"], threads=2, memory_limit="2GB")
+    assert {t["table"]: t["rows"] for t in result["tables"]} == expected
+    assert all(rows > 0 for rows in expected.values())
+    assert result["rows"] == sum(expected.values())
+    assert result["seconds"] == pytest.approx(sum(t["seconds"] for t in result["tables"]))
+    assert all(t["seconds"] > 0 for t in result["tables"])
+    with duckdb.connect(str(bench["database"]), read_only=True) as con:
+        tables_after = {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}
+    assert tables_after == tables_before
