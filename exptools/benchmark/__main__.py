@@ -121,6 +121,11 @@ def _summ_run(r: dict) -> dict:
     return {k: r[k] for k in ("wall_s", "cpu_s", "maxrss_bytes", "polled_rss_bytes", "load_avg_1m_before")}
 
 
+def _median_index(values: list[float]) -> int:
+    """Index of the median run (the upper one for an even count): its node timings are reported."""
+    return sorted(range(len(values)), key=lambda i: values[i])[len(values) // 2]
+
+
 def _node_groups(node_timings: list[dict]) -> dict:
     groups: dict[str, float] = {}
     for t in node_timings:
@@ -197,7 +202,7 @@ def fixed_cost_builds(data_dir: Path, project: Path, work: Path, units: int, eve
         log(f"  fixed-cost build run {i + 1}: {r['wall_s']:.1f} s wall, {r['cpu_s']:.1f} s CPU")
     _fresh(work / "fixed.duckdb")
     walls = [r["wall_s"] for r in runs]
-    median_run = sorted(range(len(walls)), key=lambda i: walls[i])[len(walls) // 2]
+    median_run = _median_index(walls)
     return {"units": units, "events": events, "rows": manifest["rows"], "runs": runs,
             "median_wall_s": _median(walls), "median_cpu_s": _median([r["cpu_s"] for r in runs]),
             "n_nodes": len(node_runs[median_run]),
@@ -527,8 +532,8 @@ def main(argv=None) -> int:
                     help="with --daily-chain: skip the floor, the start-up, the full builds and the peers")
     ap.add_argument("--skip-fixed-cost", action="store_true",
                     help="skip the build on a minimal data set and the copy of the per-unit state")
-    ap.add_argument("--fixed-cost-units", type=int, default=1_000)
-    ap.add_argument("--fixed-cost-events", type=int, default=20_000)
+    ap.add_argument("--fixed-cost-units", type=int, default=1_000, help="units of the minimal data set")
+    ap.add_argument("--fixed-cost-events", type=int, default=20_000, help="events of the minimal data set")
     ap.add_argument("--keep-database", action="store_true", help="keep the last full build's DuckDB file")
     ap.add_argument("--revision", help="take the dbt project from this git revision (default: working tree)")
     ap.add_argument("--threads", type=int, default=int(os.environ.get("EXP_DUCKDB_THREADS", os.cpu_count() or 2)))
@@ -592,7 +597,7 @@ def main(argv=None) -> int:
             node_runs.append(r.get("node_timings", []))
             log(f"  build run {i + 1}: {r['wall_s']:.1f} s wall, {r['cpu_s']:.1f} s CPU, peak {r['maxrss_bytes'] / GB:.2f} GiB")
         walls = [b["wall_s"] for b in builds]
-        median_run = sorted(range(len(walls)), key=lambda i: walls[i])[len(walls) // 2]
+        median_run = _median_index(walls)
         report["full_build"] = {
             "runs": builds, "median_wall_s": _median(walls), "median_cpu_s": _median([b["cpu_s"] for b in builds]),
             "peak_rss_bytes": max(b["maxrss_bytes"] for b in builds),
